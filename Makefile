@@ -1,0 +1,25 @@
+# Every target creates and uses .venv by itself: on a fresh machine `make test` alone suffices.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test test-slow lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,plot]"
+	touch $(STAMP)
+
+test: $(STAMP)  ## fast physics test suite (what CI runs)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ...)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,218 @@
+"""Command line: ``microsim run`` (one model point). Glue only: parsing, dispatch, printing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from microsim import __version__
+from microsim.comparison import FIGURES, Comparison, compare, default_time_grid
+from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
+from microsim.resources import ResourceError
+from microsim.solvers import METHODS
+from microsim.solvers.linear import IntegrationError, SolverOptions
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+#: Microscopic flags and the ModelParams field each sets.
+MICRO_FLAGS = {"beta_h": "beta_h", "gamma_h": "gamma_h", "gamma_c": "gamma_c", "g": "g"}
+#: Flags of the effective parametrization (physics.md §3).
+EFFECTIVE_FLAGS = ("beta_e_w0", "gamma_e", "kappa")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit status 2 (no usage dump, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"microsim: error: {message}\n")
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"microsim: error: {message}\n")
+    raise SystemExit(EXIT_USAGE)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _real(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a real number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _add_run(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="one model point: microscopic vs effective",
+        description="Solve one model point microscopically and with Eq. 8 and compare them. Give "
+        "either the microscopic couplings (--beta-h --gamma-h --gamma-c --g) or the effective "
+        "parametrization (--beta-e-w0 --gamma-e --kappa [--gamma-ratio]).",
+    )
+    model = run.add_argument_group("model (Eq. 1-6)")
+    model.add_argument("--N", dest="n_batteries", type=_positive_int, default=1,
+                       help="number of batteries N (default 1)")
+    model.add_argument("--M", dest="n_engines", type=_positive_int, default=None,
+                       help="number of engines M (default N)")
+    model.add_argument("--w0", type=_real, default=1.0, help="battery gap w0 (default 1)")
+    model.add_argument("--wh", type=_real, default=3.0, help="engine gap |0>-|2> w_h (default 3)")
+    model.add_argument("--beta-c", type=_real, default=1.0, help="cold inverse temperature")
+    model.add_argument("--beta-h", type=_real, help="hot inverse temperature")
+    model.add_argument("--gamma-h", type=_real, help="hot bath rate Gamma_h")
+    model.add_argument("--gamma-c", type=_real, help="cold bath rate Gamma_c")
+    model.add_argument("--g", type=_real, help="engine-battery coupling g (Eq. 5, 6)")
+    model.add_argument("--protocol", choices=PROTOCOLS, default="collective")
+    model.add_argument("--normalization", choices=NORMALIZATIONS, default="sqrt_n",
+                       help="g/sqrt(N) (sqrt_n, default) or g (none) in Eq. 5")
+    model.add_argument("--engine-init", choices=ENGINE_INITS, default="steady")
+    model.add_argument("--gamma-env", type=_real, default=0.0, help="battery environment rate")
+    model.add_argument("--beta-env", type=_real, default=0.0,
+                       help="battery environment inverse temperature")
+    model.add_argument("--allow-no-inversion", action="store_true",
+                       help="accept an engine without population inversion")
+    eff = run.add_argument_group("effective parametrization (physics.md §3)")
+    eff.add_argument("--beta-e-w0", type=_real, help="beta_e w0 of Eq. 8 (< 0)")
+    eff.add_argument("--gamma-e", type=_real, help="Gamma_e of Eq. 8")
+    eff.add_argument("--kappa", type=_real, help="time-scale separation of Eq. 7")
+    eff.add_argument("--gamma-ratio", type=_real, default=1.0,
+                     help="Gamma_c / Gamma_h (default 1)")
+    num = run.add_argument_group("time grid and solver")
+    num.add_argument("--t-end", type=_real, help="end of the grid (default 4 tau_eff)")
+    num.add_argument("--points", type=_positive_int, default=401, help="grid points (default 401)")
+    num.add_argument("--epsilon", type=_real, default=1e-3, help="tau threshold of Eq. 17")
+    num.add_argument("--method", choices=METHODS, default="auto", help="microscopic solver")
+    num.add_argument("--rtol", type=_real, default=SolverOptions.rtol)
+    num.add_argument("--atol", type=_real, default=SolverOptions.atol)
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``microsim`` argument parser."""
+    parser = _Parser(prog="microsim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"microsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run(sub)
+    return parser
+
+
+def params_from_args(args: argparse.Namespace) -> ModelParams:
+    """ModelParams from the flags of ``microsim run`` (microscopic or effective, not both)."""
+    micro = {k: getattr(args, k) for k in MICRO_FLAGS if getattr(args, k) is not None}
+    effective = {k: getattr(args, k) for k in EFFECTIVE_FLAGS if getattr(args, k) is not None}
+    common = dict(
+        n_batteries=args.n_batteries, n_engines=args.n_engines, protocol=args.protocol,
+        normalization=args.normalization, engine_init=args.engine_init,
+    )
+    if micro and effective:
+        flags = ", ".join("--" + k.replace("_", "-") for k in (*micro, *effective))
+        raise ValueError(f"give microscopic or effective parameters, not both (got {flags})")
+    if effective:
+        missing = [k for k in EFFECTIVE_FLAGS if k not in effective]
+        if missing:
+            raise ValueError("the effective parametrization needs "
+                             + ", ".join("--" + k.replace("_", "-") for k in missing))
+        if args.gamma_env != 0.0:
+            raise ValueError("--gamma-env needs the microscopic parameters")
+        return ModelParams.from_effective(
+            **effective, w0=args.w0, wh=args.wh, beta_c=args.beta_c,
+            gamma_ratio=args.gamma_ratio, **common,
+        )
+    return ModelParams(
+        w0=args.w0, wh=args.wh, beta_c=args.beta_c, gamma_env=args.gamma_env,
+        beta_env=args.beta_env, allow_no_inversion=args.allow_no_inversion, **micro, **common,
+    )
+
+
+def _json_value(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def comparison_json(c: Comparison) -> dict[str, Any]:
+    """The JSON object of ``microsim run --json``."""
+    arrays = {
+        "t": c.mic.t,
+        "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
+        "sigma_mic": c.mic.sigma, "sigma_eff": c.eff.sigma,
+        "ergotropy_mic": c.mic.ergotropy, "ergotropy_eff": c.eff.ergotropy,
+    }
+    return {
+        "params": c.params.as_dict(),
+        "method": c.method,
+        "derived": c.params.derived(),
+        "figures": {k: _json_value(float(c.figures[k])) for k in FIGURES},
+        **{k: [_json_value(float(x)) for x in np.asarray(v)] for k, v in arrays.items()},
+    }
+
+
+def comparison_table(c: Comparison) -> str:
+    """A short readable report of one comparison."""
+    p = c.params
+    lines = [f"microsim {__version__}: {p.protocol} protocol, N = {p.n_batteries}, "
+             f"M = {p.n_engines}, method = {c.method}"]
+    lines.append("parameters:")
+    for k, v in p.as_dict().items():
+        lines.append(f"  {k:<14} {v}")
+    lines.append("derived:")
+    for k, v in p.derived().items():
+        lines.append(f"  {k:<14} {v:.6g}")
+    lines.append(f"{'':16}{'microscopic':>14}{'effective':>14}")
+    for label, a, b in (("E_ss", "E_ss_mic", "E_ss_eff"), ("tau", "tau_mic", "tau_eff"),
+                        ("power", "power_mic", "power_eff")):
+        lines.append(f"  {label:<14}{c.figures[a]:>14.6g}{c.figures[b]:>14.6g}")
+    lines.append("errors (effective vs microscopic):")
+    for k in ("eps_traj", "eps_ss", "eps_tau", "D_max"):
+        lines.append(f"  {k:<14}{c.figures[k]:>14.3e}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        p = params_from_args(args)
+        options = SolverOptions(rtol=args.rtol, atol=args.atol)
+        if args.t_end is not None and args.t_end <= 0:
+            raise ValueError(f"--t-end must be > 0, got {args.t_end}")
+        if not 0 < args.epsilon < 1:
+            raise ValueError(f"--epsilon must be in (0, 1), got {args.epsilon}")
+        t = default_time_grid(p, args.t_end, args.points, args.epsilon)
+        result = compare(p, t, args.method, options, args.epsilon)
+    except (ValueError, ResourceError, IntegrationError) as exc:
+        _fail(str(exc))
+    if args.json:
+        print(json.dumps(comparison_json(result)))
+    else:
+        print(comparison_table(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``microsim`` console script."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        return {"run": _run}[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""Solvers of the collective problem, chosen by name: each module offers ``evolve`` and
+``steady_state`` with the same signature (the individual protocol is composed in comparison.py).
+
+* ``full``: the microscopic model on the full tensor space (reference, N + M small);
+* ``effective``: the birth-death form of Eq. 8 (any N).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from microsim.params import ModelParams
+from microsim.solvers import effective, full
+
+__all__ = ["METHODS", "SOLVERS", "resolve_method"]
+
+SOLVERS: dict[str, ModuleType] = {"full": full, "effective": effective}
+
+#: Microscopic methods a user can ask for.
+METHODS: tuple[str, ...] = ("auto", "full")
+
+
+def resolve_method(method: str, p: ModelParams) -> str:
+    """The microscopic solver that ``method`` means for this point ('auto' picks the best one)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return "full" if method == "auto" else method

@@ -1,0 +1,129 @@
+"""Microscopic solver on the full tensor space engines (x) batteries, dimension 3^M 2^N (Eq. 1, 5).
+
+This is the brute-force reference: QuTiP builds H = H_E + H_B + V and the Lindblad dissipators of
+Eq. 1 literally, and the Liouvillian (dimension 36^N for M = N) is integrated with an implicit
+method (see solvers.linear). The steady state is solved directly in the sector of the initial
+state: in the full 2^N battery space the kernel is degenerate for N >= 2 (every battery
+J-sector keeps its own steady state, physics.md §3), so it is solved with the batteries restricted
+to their symmetric (Dicke) subspace, which holds the initial state |0...0> and is invariant under
+every collective operator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import qutip
+from numpy.typing import NDArray
+
+from microsim.observables import passive_energy
+from microsim.operators import MicroscopicModel, excitation_numbers, microscopic_model
+from microsim.params import ModelParams
+from microsim.resources import check_memory, full_solver_bytes
+from microsim.solvers.linear import SolverOptions, integrate, kernel_vector
+from microsim.solvers.result import SteadyState, Trajectory
+
+__all__ = ["dicke_vectors", "evolve", "evolve_states", "liouvillian", "steady_state"]
+
+FloatArray = NDArray[np.float64]
+
+
+def liouvillian(model: MicroscopicModel):  # -> scipy.sparse.csr_matrix
+    """Column-stacked Liouvillian superoperator of the model as a SciPy CSR matrix."""
+    return qutip.liouvillian(model.hamiltonian, model.c_ops).data_as("csr_matrix")
+
+
+def dicke_vectors(n: int) -> FloatArray:
+    """Columns |N/2, m - N/2> (m = 0..N) of the symmetric subspace in the 2^N product basis."""
+    exc = excitation_numbers(n)
+    vecs = np.zeros((2**n, n + 1))
+    vecs[np.arange(2**n), exc] = 1.0
+    return vecs / np.sqrt(vecs.sum(axis=0))
+
+
+def evolve_states(
+    p: ModelParams, t: FloatArray, options: SolverOptions | None = None
+) -> tuple[NDArray[np.complex128], MicroscopicModel]:
+    """Full density matrices rho(t_k), shape (len(t), d, d), d = 3^M 2^N, and the model."""
+    check_memory("full", full_solver_bytes(p), p)
+    model = microscopic_model(p, "full")
+    y0 = model.rho0.full().ravel(order="F")
+    ys = integrate(liouvillian(model), y0, np.asarray(t, float), options or SolverOptions())
+    d = y0.size
+    dim = math.isqrt(d)
+    return ys.reshape(len(t), dim, dim).transpose(0, 2, 1), model
+
+
+def _battery_and_engine(rho: NDArray, model: MicroscopicModel) -> tuple[NDArray, NDArray]:
+    """Reduced battery states (T, 2^N, 2^N) and engine level populations averaged over engines."""
+    d_e = int(np.prod(model.engine_dims))
+    d_b = int(np.prod(model.battery_dims))
+    r = rho.reshape(rho.shape[0], d_e, d_b, d_e, d_b)
+    rho_b = np.einsum("taiaj->tij", r)
+    engine_diag = np.einsum("taiai->ta", r).real
+    m_engines = len(model.engine_dims)
+    marginals = engine_diag.reshape((rho.shape[0],) + (3,) * m_engines)
+    engine_pops = np.mean(
+        [marginals.sum(axis=tuple(1 + k for k in range(m_engines) if k != j))
+         for j in range(m_engines)],
+        axis=0,
+    )
+    return rho_b, engine_pops
+
+
+def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
+    """Battery observables of the collective microscopic model on the grid t.
+
+    Energy and sigma from the diagonal of the reduced battery state, ergotropy from its full
+    2^N spectrum, Dicke populations <m|rho_B|m> with the Dicke vectors of dicke_vectors().
+    """
+    t = np.asarray(t, float)
+    rho, model = evolve_states(p, t, options)
+    rho_b, engine_pops = _battery_and_engine(rho, model)
+    n = p.n_batteries
+    exc = excitation_numbers(n).astype(float)
+    diag = np.einsum("tii->ti", rho_b).real
+    energy = p.w0 * diag @ exc
+    var = diag @ exc**2 - (diag @ exc) ** 2
+    dicke = dicke_vectors(n)
+    pops = np.einsum("im,tij,jm->tm", dicke, rho_b, dicke).real
+    ergotropy = np.array(
+        [e - passive_energy(np.linalg.eigvalsh(r), n, p.w0) for e, r in zip(energy, rho_b)]
+    )
+    return Trajectory(
+        t=t,
+        battery_populations=pops,
+        energy=energy,
+        sigma=p.w0 * np.sqrt(np.clip(var, 0.0, None)),
+        ergotropy=ergotropy,
+        engine_populations=engine_pops,
+    )
+
+
+def steady_state(p: ModelParams) -> SteadyState:
+    """The steady state in the sector of the initial state (engines (x) Dicke subspace).
+
+    Solved as the kernel of the restricted Liouvillian with the trace condition (one sparse
+    direct solve); its kernel is one-dimensional, unlike that of the full 2^N battery space.
+    """
+    check_memory("full", full_solver_bytes(p), p)
+    model = microscopic_model(p, "dicke")
+    dim = model.rho0.shape[0]
+    trace_row = np.eye(dim).ravel(order="F")
+    x = kernel_vector(liouvillian(model), trace_row)
+    rho = x.reshape(dim, dim).T[None]
+    rho_b, engine_pops = _battery_and_engine(rho, model)
+    n = p.n_batteries
+    pops = np.diag(rho_b[0]).real
+    m = np.arange(n + 1)
+    energy = float(p.w0 * pops @ m)
+    var = float(pops @ m**2 - (pops @ m) ** 2)
+    eigs = np.linalg.eigvalsh(0.5 * (rho_b[0] + rho_b[0].conj().T))
+    return SteadyState(
+        battery_populations=pops,
+        energy=energy,
+        sigma=p.w0 * math.sqrt(max(var, 0.0)),
+        ergotropy=energy - passive_energy(eigs, n, p.w0),
+        engine_populations=engine_pops[0],
+    )

@@ -1,0 +1,96 @@
+"""Integration and kernel of a time-independent sparse linear system d y/dt = L y.
+
+Shared by every solver: the Liouvillians here are stiff (bath rates exceed Gamma_e by about
+N / kappa^2), so explicit small-step integration is the slow way. We use SciPy's variable-order BDF
+with the exact sparse Jacobian L: each step solves (I - h c L) x = b with a sparse LU that BDF reuses
+until the step size changes. Measured on the full tensor space at N = M = 2, kappa = 0.1
+(12 tau_eff, rtol 1e-8): BDF 0.9 s against 22 s for QuTiP's default Adams integrator; see bench/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from numpy.typing import NDArray
+from scipy.integrate import solve_ivp
+
+__all__ = ["STIFF_METHODS", "IntegrationError", "SolverOptions", "integrate", "kernel_vector"]
+
+#: Implicit integrators of scipy.integrate.solve_ivp that take a sparse Jacobian.
+STIFF_METHODS: tuple[str, ...] = ("BDF", "Radau")
+
+
+class IntegrationError(RuntimeError):
+    """The time integration failed (too stiff for the step control, or diverged)."""
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Tolerances of the time integration (relative and absolute, on the state vector)."""
+
+    rtol: float = 1e-8
+    atol: float = 1e-11
+    method: str = "BDF"
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value < 1):
+                raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+        if self.method not in STIFF_METHODS:
+            raise ValueError(f"method must be one of {', '.join(STIFF_METHODS)}, got {self.method!r}")
+
+
+def integrate(
+    generator: sp.spmatrix | sp.sparray,
+    y0: NDArray,
+    t: NDArray[np.float64],
+    options: SolverOptions,
+) -> NDArray:
+    """y(t_k) = exp(L t_k) y0 on the grid t (t[0] = 0), returned as an array (len(t), len(y0))."""
+    t = np.asarray(t, dtype=float)
+    generator = sp.csc_matrix(generator)
+    y0 = np.asarray(y0)
+    if t.size == 1 or t[-1] == t[0]:
+        return np.repeat(y0[None, :], t.size, axis=0)
+    if np.iscomplexobj(y0) or np.iscomplexobj(generator.data):
+        if options.method != "BDF":  # Radau in SciPy is real only: integrate [Re y, Im y]
+            real = sp.bmat([[generator.real, -generator.imag], [generator.imag, generator.real]])
+            ys = integrate(real, np.concatenate([y0.real, y0.imag]), t, options)
+            return ys[:, : y0.size] + 1j * ys[:, y0.size :]
+        y0 = y0.astype(complex)
+    sol = solve_ivp(
+        lambda _t, y: generator @ y,
+        (t[0], t[-1]),
+        y0,
+        method=options.method,
+        t_eval=t,
+        jac=generator,
+        rtol=options.rtol,
+        atol=options.atol,
+    )
+    if not sol.success:
+        raise IntegrationError(f"BDF integration failed: {sol.message}")
+    return sol.y.T
+
+
+def kernel_vector(generator: sp.spmatrix | sp.sparray, trace_row: NDArray) -> NDArray:
+    """The state x with L x = 0 and trace_row . x = 1, by one direct sparse solve.
+
+    The trace condition is added to the first equation (as QuTiP's direct method does); L must
+    have a one-dimensional kernel in the space it acts on, which the callers ensure by restricting
+    to the sector of the initial state.
+    """
+    lhs = sp.lil_matrix(generator, dtype=np.result_type(generator.dtype, trace_row.dtype))
+    weight = float(np.abs(generator).max()) or 1.0
+    lhs[0, :] = lhs[0, :].toarray() + weight * trace_row[None, :]
+    rhs = np.zeros(generator.shape[0], dtype=lhs.dtype)
+    rhs[0] = weight
+    x = spla.spsolve(sp.csc_matrix(lhs), rhs)
+    residual = np.abs(generator @ x).max()
+    if not np.all(np.isfinite(x)) or residual > 1e-8 * weight:
+        raise IntegrationError(f"steady-state solve is singular (residual {residual:.2e})")
+    return x

@@ -1,0 +1,45 @@
+"""What every solver returns: a trajectory on the requested grid and a steady state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["SteadyState", "Trajectory"]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Battery and engine observables on the time grid ``t`` (energies absolute, units of w0).
+
+    ``battery_populations[k, m]`` is the Dicke population p_m(t_k) of the collective problem;
+    ``engine_populations[k, a]`` the mean population of engine level |a> (None for Eq. 8).
+    """
+
+    t: FloatArray
+    battery_populations: FloatArray
+    energy: FloatArray
+    sigma: FloatArray
+    ergotropy: FloatArray
+    engine_populations: FloatArray | None = None
+
+    def __post_init__(self) -> None:
+        n_t = np.shape(self.t)[0]
+        for name in ("energy", "sigma", "ergotropy"):
+            if np.shape(getattr(self, name)) != (n_t,):
+                raise ValueError(f"{name} must have shape ({n_t},)")
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """The steady state reached from the initial state, solved directly (not a late time)."""
+
+    battery_populations: FloatArray
+    energy: float
+    sigma: float
+    ergotropy: float
+    engine_populations: FloatArray | None = None

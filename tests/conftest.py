@@ -1,0 +1,23 @@
+"""Reference systems shared by the tests (written out once, reused everywhere)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microsim.params import ModelParams
+
+#: The paper's effective point (Fig. 4-5): beta_e w0 = -0.8, Gamma_e / w0 = 0.1.
+PAPER_X = -0.8
+PAPER_GAMMA_E = 0.1
+
+
+def paper_point(n: int, kappa: float = 0.2, **kw) -> ModelParams:
+    """The microscopic point whose effective description is the paper's, at a given kappa."""
+    return ModelParams.from_effective(PAPER_X, PAPER_GAMMA_E, kappa, n, **kw)
+
+
+@pytest.fixture
+def grid() -> np.ndarray:
+    """A short grid (about 1.5 effective charging times at N = 1) for cheap trajectory checks."""
+    return np.linspace(0.0, 30.0, 61)
