@@ -62,7 +62,7 @@ def test_birth_death_equals_mesolve_in_full_battery_space(n):
     """
     p = paper_point(n)
     t = np.linspace(0.0, 40.0, 41)
-    s_minus, number = battery_operators(n, "full")
+    _, number = battery_operators(n, "full")
     rho0 = qutip.fock_dm([2] * n, [0] * n)
     res = qutip.mesolve(0 * number, rho0, t, effective_collapse_operators(p, "full"),
                         e_ops=[number, number * number],

@@ -185,7 +185,10 @@ class ModelParams:
 
     @property
     def gamma_01(self) -> float:
-        """Decay rate of the engine coherence |0><1|: (Gamma_h e^{-beta_h w_h} + Gamma_c e^{-beta_c w_c})/2."""
+        """Decay rate of the engine coherence |0><1| (physics.md §3).
+
+        gamma_01 = (Gamma_h e^{-beta_h w_h} + Gamma_c e^{-beta_c w_c}) / 2.
+        """
         return 0.5 * (self.gamma_h * self.boltz_h + self.gamma_c * self.boltz_c)
 
     # ----------------------------------------------------------------- coupling (Eq. 5-7)

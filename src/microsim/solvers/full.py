@@ -89,7 +89,7 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
     dicke = dicke_vectors(n)
     pops = np.einsum("im,tij,jm->tm", dicke, rho_b, dicke).real
     ergotropy = np.array(
-        [e - passive_energy(np.linalg.eigvalsh(r), n, p.w0) for e, r in zip(energy, rho_b)]
+        [e - passive_energy(np.linalg.eigvalsh(r), n, p.w0) for e, r in zip(energy, rho_b, strict=True)]
     )
     return Trajectory(
         t=t,
