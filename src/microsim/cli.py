@@ -1,13 +1,18 @@
-"""Command line: ``microsim run`` (one model point). Glue only: parsing, dispatch, printing."""
+"""Command line: ``microsim run`` (one point), ``sweep`` (a YAML sweep into HDF5) and ``inspect``.
+
+Glue only: parsing, dispatch, printing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -106,12 +111,34 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _add_sweep(sub: Any) -> None:
+    sweep = sub.add_parser("sweep", help="run a parameter sweep from a YAML config into HDF5",
+                           description="Run every point of a sweep config in parallel and store "
+                           "the results in one HDF5 file; rerunning resumes.")
+    sweep.add_argument("config", help="YAML sweep configuration (see configs/)")
+    sweep.add_argument("--jobs", type=_positive_int, help="worker processes (overrides the config)")
+    sweep.add_argument("--output", help="HDF5 output file (overrides the config)")
+    sweep.add_argument("--force", action="store_true",
+                       help="overwrite an output file that holds another configuration")
+    sweep.add_argument("--retry-failed", action="store_true", help="recompute failed points")
+
+
+def _add_inspect(sub: Any) -> None:
+    inspect = sub.add_parser("inspect", help="provenance and summary table of a sweep file")
+    inspect.add_argument("file", help="HDF5 file written by microsim sweep")
+    fmt = inspect.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="print the summary as CSV")
+    fmt.add_argument("--json", action="store_true", help="print provenance and summary as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``microsim`` argument parser."""
     parser = _Parser(prog="microsim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"microsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_run(sub)
+    _add_sweep(sub)
+    _add_inspect(sub)
     return parser
 
 
@@ -206,12 +233,70 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from microsim.config import ConfigError, ParallelSpec, load_config
+    from microsim.storage import StorageError, SweepStore
+    from microsim.sweep import Progress, consume, execute, tasks
+
+    try:
+        config = load_config(args.config)
+        if args.jobs is not None:
+            config = dataclasses.replace(
+                config, parallel=ParallelSpec(n_jobs=args.jobs, backend=config.parallel.backend)
+            )
+        store = SweepStore(config, Path(args.output) if args.output else None, force=args.force)
+    except (ConfigError, StorageError) as exc:
+        _fail(str(exc))
+    with store:
+        todo = tasks(config)
+        stored = store.statuses()
+        skip = {"complete"} if args.retry_failed else {"complete", "failed"}
+        pending = [t for t in todo if stored.get(t.key) not in skip]
+        print(f"{config.name}: {len(todo)} points, {len(todo) - len(pending)} already stored, "
+              f"{len(pending)} to compute -> {store.path}", flush=True)
+        progress = Progress(len(pending), label=config.name)
+        try:
+            for result in consume(execute(pending, config.parallel), progress):
+                store.add([result])
+        except KeyboardInterrupt:
+            progress.close()
+            sys.stderr.write("microsim: interrupted; every completed point is stored, rerun the "
+                             "same command to resume\n")
+            return 130
+        progress.close()
+        final = store.statuses()
+    failed = [t for t in todo if final.get(t.key) == "failed"]
+    print(f"{config.name}: {sum(v == 'complete' for v in final.values())} complete, "
+          f"{len(failed)} failed -> {store.path}")
+    if failed:
+        print("failed points are kept with their reason (microsim inspect); rerun with "
+              "--retry-failed to recompute them")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from microsim.inspection import summary_csv, summary_json, summary_text
+    from microsim.storage import StorageError, read_summary
+
+    try:
+        attrs, columns = read_summary(args.file)
+    except StorageError as exc:
+        _fail(str(exc))
+    if args.csv:
+        sys.stdout.write(summary_csv(attrs, columns))
+    elif args.json:
+        sys.stdout.write(summary_json(attrs, columns) + "\n")
+    else:
+        sys.stdout.write(summary_text(attrs, columns) + "\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microsim`` console script."""
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        return {"run": _run}[args.command](args)
+        return {"run": _run, "sweep": _sweep, "inspect": _inspect}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,15 @@
 Every operator of Eq. 8 is collective and the batteries start in |0...0>, so the state stays
 diagonal in the Dicke basis and Eq. 8 is a birth-death equation for the N + 1 populations p_m:
 rate(m -> m+1) = Gamma_e e^{-beta_e w0} (N - m)(m + 1), rate(m -> m-1) = Gamma_e m (N - m + 1).
-The generator is tridiagonal: each implicit step costs O(N), so N = 10^5 takes seconds.
+The generator is tridiagonal, so each implicit step costs O(N). It is integrated with Radau
+(order 5), whose step count does not grow with N here: measured at Gamma_e = 0.1,
+beta_e w0 = -0.8 over 3 charging times, rtol 1e-8: N = 10^4 in 2.8 s (BDF: 5.1 s), N = 10^5 in
+63 s (6084 right-hand sides, 84 LU factorizations; LSODA with a banded Jacobian: 228 s).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -54,7 +58,7 @@ def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray) -> Trajectory:
 
 def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
     """Dicke populations and battery observables of Eq. 8 on the grid t, from p_0(0) = 1."""
-    options = options or SolverOptions()
+    options = dataclasses.replace(options or SolverOptions(), method="Radau")
     n = p.n_batteries
     p0 = np.zeros(n + 1)
     p0[0] = 1.0

@@ -1,0 +1,271 @@
+"""HDF5 results of a sweep (schema in docs/hdf5.md); the only module that imports h5py.
+
+Crash safety: the file on disk is only ever replaced whole. Each write copies the current file,
+adds the new points and the rebuilt /summary to the copy, syncs it and renames it over the old one
+(an atomic rename on POSIX), so a sweep killed at any moment leaves the previous complete file.
+A lock (flock on ``<file>.lock``) refuses a second writer while the first is alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from microsim import __version__
+from microsim.comparison import FIGURES
+from microsim.config import SweepConfig
+from microsim.params import ModelParams
+from microsim.sweep import PointResult
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "StorageError",
+    "SweepStore",
+    "provenance",
+    "read_summary",
+]
+
+SCHEMA_VERSION = "1.0"
+PARAM_NAMES: tuple[str, ...] = tuple(ModelParams().as_dict())
+DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa")
+UNITS = {
+    "t": "1/energy (hbar = 1; energies in the unit of w0)",
+    "energy_mic": "energy", "energy_eff": "energy",
+    "sigma_mic": "energy", "sigma_eff": "energy",
+    "ergotropy_mic": "energy", "ergotropy_eff": "energy",
+    "engine_populations": "probability; columns |0>, |1>, |2>, mean over engines",
+    "trace_distance": "dimensionless, in [0, 1]",
+    "battery_populations_mic": "probability; columns m = 0..N (individual: one battery, 0..1)",
+    "battery_populations_eff": "probability; columns m = 0..N (individual: one battery, 0..1)",
+}
+
+
+class StorageError(RuntimeError):
+    """The output file cannot be used (locked, another configuration, unwritable)."""
+
+
+def _git(*args: str) -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def provenance(config: SweepConfig) -> dict[str, str]:
+    """Root attributes: what produced the file, with which code and libraries, where and when."""
+    import qutip
+    import scipy
+
+    commit = _git("rev-parse", "HEAD") or "unknown"
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if commit != "unknown" \
+        else False
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": config.name,
+        "config": config.text,
+        "config_path": str(config.path),
+        "config_digest": config.digest,
+        "swept": json.dumps(list(config.axes)),
+        "microsim_version": __version__,
+        "git_commit": commit,
+        "git_dirty": str(dirty).lower(),
+        "qutip_version": qutip.__version__,
+        "numpy_version": np.__version__,
+        "scipy_version": scipy.__version__,
+        "h5py_version": h5py.__version__,
+        "hdf5_version": h5py.version.hdf5_version,
+        "python_version": platform.python_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+    }
+
+
+class SweepStore:
+    """The HDF5 file of one sweep, held under a lock while the sweep writes to it."""
+
+    def __init__(self, config: SweepConfig, path: Path | None = None, force: bool = False) -> None:
+        self.config = config
+        self.path = Path(path or config.output)
+        self._lock_fd: int | None = None
+        self._check_directory()
+        self._lock()
+        try:
+            if self.path.exists():
+                if force:
+                    self.path.unlink()
+                else:
+                    self._check_same_config()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ set-up
+    def _check_directory(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{directory}: cannot create the output directory: {exc.strerror}") \
+                from None
+        probe = directory / f".{self.path.name}.probe"
+        try:
+            with open(probe, "wb") as fh:
+                fh.write(b"\0" * 65536)  # a full disk fails here, before anything is computed
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise StorageError(f"{directory}: cannot write the output there: {exc.strerror}") \
+                from None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+
+    def _lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StorageError(
+                f"{self.path} is being written by another sweep ({owner}); wait for it to finish "
+                "or choose another output"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {platform.node()}".encode())
+        self._lock_fd = fd
+
+    def _check_same_config(self) -> None:
+        try:
+            with h5py.File(self.path, "r") as f:
+                digest = f.attrs.get("config_digest", "")
+        except OSError as exc:
+            raise StorageError(f"{self.path}: exists but is not a readable HDF5 file ({exc}); "
+                               "use --force to overwrite it") from None
+        if digest != self.config.digest:
+            raise StorageError(
+                f"{self.path} holds results of a different configuration (digest {digest}, this "
+                f"config {self.config.digest}); use --force to overwrite it or set another output"
+            )
+
+    def close(self) -> None:
+        """Release the lock."""
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> SweepStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    def statuses(self) -> dict[str, str]:
+        """Status of every stored point, by key."""
+        if not self.path.exists():
+            return {}
+        with h5py.File(self.path, "r") as f:
+            points = f.get("points", {})
+            return {k: str(points[k].attrs["status"]) for k in points}
+
+    # ------------------------------------------------------------------ writing
+    def add(self, results: Iterable[PointResult]) -> None:
+        """Store results (replacing stored points of the same key) and rebuild /summary, atomically."""
+        results = list(results)
+        if not results:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            if self.path.exists():
+                shutil.copyfile(self.path, tmp)
+            with h5py.File(tmp, "a") as f:
+                if "schema_version" not in f.attrs:
+                    f.attrs.update(provenance(self.config))
+                points = f.require_group("points")
+                for r in results:
+                    if r.key in points:
+                        del points[r.key]
+                    _write_point(points.create_group(r.key), r)
+                _write_summary(f)
+                f.attrs["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+
+def _write_point(group: h5py.Group, r: PointResult) -> None:
+    attrs = group.attrs
+    attrs["index"] = r.index
+    attrs["status"] = r.status
+    attrs["reason"] = r.reason
+    attrs["wall_time"] = r.wall_time
+    attrs["method"] = r.method
+    for k, v in {**r.params, **r.derived, **r.settings}.items():
+        attrs[k] = v
+    for k in FIGURES:
+        attrs[k] = r.figures.get(k, np.nan)
+    for k, v in r.arrays.items():
+        ds = group.create_dataset(k, data=np.asarray(v, dtype=float))
+        ds.attrs["units"] = UNITS[k]
+
+
+def _write_summary(f: h5py.File) -> None:
+    """/summary: one 1-D dataset per parameter, derived quantity and figure, rows in sweep order."""
+    points = f["points"]
+    keys = sorted(points, key=lambda k: int(points[k].attrs["index"]))
+    if "summary" in f:
+        del f["summary"]
+    summary = f.create_group("summary")
+    summary.attrs["rows"] = len(keys)
+    summary.create_dataset("key", data=np.array(keys, dtype=h5py.string_dtype()))
+    summary.create_dataset("index", data=[int(points[k].attrs["index"]) for k in keys])
+    columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES, *FIGURES, "wall_time")
+    for name in columns:
+        values = [points[k].attrs.get(name, np.nan) for k in keys]
+        if any(isinstance(v, str) for v in values):
+            strings = ["" if not isinstance(v, str) else v for v in values]
+            summary.create_dataset(name, data=np.array(strings, dtype=h5py.string_dtype()))
+        else:
+            array = np.array(values)
+            summary.create_dataset(name, data=array if array.dtype.kind in "iuf" else
+                                   array.astype(float))
+
+
+def read_summary(path: Path | str) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """Provenance attributes and the /summary columns of a sweep file (strings decoded)."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, FileNotFoundError) as exc:
+        raise StorageError(f"{path}: cannot open as HDF5 ({exc})") from None
+    with f:
+        attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()}
+        if "summary" not in f:
+            return attrs, {}
+        columns = {}
+        for name, ds in f["summary"].items():
+            data = ds[()]
+            if data.dtype.kind in "OS":
+                data = np.array([x.decode() if isinstance(x, bytes) else x for x in data])
+            columns[name] = data
+        return attrs, columns

@@ -1,0 +1,175 @@
+"""Run the points of a sweep in parallel and stream their results back; no file I/O here.
+
+Workers receive small task objects (config values and settings) and build their operators
+themselves; results come back as plain arrays and are written by the parent only (storage.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import json
+import sys
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from microsim.comparison import FIGURES, compare, default_time_grid, effective_charging_time
+from microsim.config import ParallelSpec, SolverSpec, SweepConfig, TimeSpec, params_from_values
+from microsim.params import ModelParams
+from microsim.solvers import resolve_method
+from microsim.solvers.linear import SolverOptions
+
+__all__ = ["PointResult", "PointTask", "Progress", "execute", "point_key", "run_point", "tasks"]
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """One point of a sweep: what a worker needs to compute it."""
+
+    index: int
+    key: str
+    values: dict[str, Any]
+    effective: bool
+    time: TimeSpec
+    solver: SolverSpec
+
+    def params(self) -> ModelParams:
+        return params_from_values(self.values, self.effective)
+
+
+@dataclass
+class PointResult:
+    """What a worker sends back: status, figures, arrays on the grid, provenance of the point."""
+
+    index: int
+    key: str
+    status: str
+    reason: str = ""
+    wall_time: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+    derived: dict[str, float] = field(default_factory=dict)
+    method: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def point_key(params: ModelParams, time_spec: TimeSpec, solver: SolverSpec) -> str:
+    """Stable 16-hex-digit key of a point: its parameters, time grid and solver settings."""
+    content = {"params": params.as_dict(), "time": time_spec.__dict__, "solver": solver.__dict__}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def tasks(config: SweepConfig) -> list[PointTask]:
+    """The tasks of a validated config, in sweep order."""
+    out = []
+    for index, values in enumerate(config.points()):
+        p = params_from_values(values, config.effective)
+        out.append(PointTask(index, point_key(p, config.time, config.solver), values,
+                             config.effective, config.time, config.solver))
+    return out
+
+
+def _grid(p: ModelParams, spec: TimeSpec) -> np.ndarray:
+    if spec.t_end_tau is not None:
+        return np.linspace(0.0, spec.t_end_tau * effective_charging_time(p, spec.epsilon),
+                           spec.points)
+    return default_time_grid(p, spec.t_end, spec.points, spec.epsilon)
+
+
+def run_point(task: PointTask) -> PointResult:
+    """Compute one point; any failure is returned as status 'failed' with the reason."""
+    start = time.perf_counter()
+    result = PointResult(task.index, task.key, "failed")
+    result.settings = {
+        "method_requested": task.solver.method, "integrator": task.solver.integrator,
+        "rtol": task.solver.rtol, "atol": task.solver.atol, "points": task.time.points,
+        "epsilon": task.time.epsilon, "t_end_requested": task.time.t_end or math.nan,
+        "t_end_tau": task.time.t_end_tau or math.nan,
+    }
+    try:
+        p = task.params()
+        result.params, result.derived = p.as_dict(), p.derived()
+        result.method = resolve_method(task.solver.method, p)
+        options = SolverOptions(rtol=task.solver.rtol, atol=task.solver.atol,
+                                method=task.solver.integrator)
+        t = _grid(p, task.time)
+        c = compare(p, t, task.solver.method, options, task.time.epsilon)
+        engine = c.mic.engine_populations
+        result.figures = {k: float(c.figures[k]) for k in FIGURES}
+        result.arrays = {
+            "t": t,
+            "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
+            "sigma_mic": c.mic.sigma, "sigma_eff": c.eff.sigma,
+            "ergotropy_mic": c.mic.ergotropy, "ergotropy_eff": c.eff.ergotropy,
+            "engine_populations": engine if engine is not None else np.full((t.size, 3), np.nan),
+            "trace_distance": c.trace_distance,
+            "battery_populations_mic": c.mic.battery_populations,
+            "battery_populations_eff": c.eff.battery_populations,
+        }
+        result.status = "complete"
+    except Exception as exc:  # a failed point must not stop the sweep
+        last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+        result.reason = f"{type(exc).__name__}: {exc}{where}"
+    result.wall_time = time.perf_counter() - start
+    return result
+
+
+def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
+    """Run the tasks with joblib, yielding each result as soon as it is done (any order)."""
+    if not todo:
+        return iter(())
+    if parallel.backend == "sequential" or parallel.n_jobs == 1:
+        return (run_point(t) for t in todo)
+    runner = Parallel(n_jobs=parallel.n_jobs, backend=parallel.backend,
+                      return_as="generator_unordered")
+    return iter(runner(delayed(run_point)(t) for t in todo))
+
+
+class Progress:
+    """Points done/total, elapsed time and ETA: a tqdm bar on a terminal, log lines otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, label: str = "sweep") -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.label = label
+        self.bar = None
+        if self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="point", file=self.stream)
+
+    def update(self, result: PointResult) -> None:
+        self.done += 1
+        self.failed += result.status != "complete"
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed)
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / self.done * (self.total - self.done)
+        status = "ok" if result.status == "complete" else f"FAILED ({result.reason})"
+        self.stream.write(
+            f"{self.label}: [{self.done}/{self.total}] point {result.key} {status} in "
+            f"{result.wall_time:.1f} s; elapsed {elapsed:.0f} s, ETA {eta:.0f} s\n"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def consume(results: Iterable[PointResult], progress: Progress) -> Iterator[PointResult]:
+    """Pass results through while reporting progress."""
+    for result in results:
+        progress.update(result)
+        yield result
