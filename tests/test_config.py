@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -27,7 +28,7 @@ def test_product_grid_with_logspace_values():
     assert len(points) == 21
     kappas = sorted({p["kappa"] for p in points})
     assert kappas[0] == pytest.approx(0.01) and kappas[-1] == pytest.approx(1.0)
-    ratios = [b / a for a, b in zip(kappas, kappas[1:], strict=False)]
+    ratios = [b / a for a, b in itertools.pairwise(kappas)]
     assert all(r == pytest.approx(10 ** (1 / 3)) for r in ratios)
     assert config.output == Path("runs/v.h5")
     assert config.effective
@@ -106,7 +107,7 @@ def test_non_utf8_and_missing_files(tmp_path):
     bad.write_bytes(b"model: {g: \xff}\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: not UTF-8 text \(byte 11\)"):
         load_config(bad)
-    with pytest.raises(ConfigError, match="nope.yaml: no such file"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
         load_config(tmp_path / "nope.yaml")
 
 

@@ -7,8 +7,8 @@ themselves; results come back as plain arrays and are written by the parent only
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 import sys
 import time
 import traceback
