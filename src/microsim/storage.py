@@ -260,6 +260,10 @@ def read_summary(path: Path | str) -> tuple[dict[str, str], dict[str, np.ndarray
         raise StorageError(f"{path}: cannot open as HDF5 ({exc})") from None
     with f:
         attrs = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()}
+        version = attrs.get("schema_version", "")
+        if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+            raise StorageError(f"{path}: schema version {version or 'missing'} is not readable by "
+                               f"microsim {__version__} (schema {SCHEMA_VERSION})")
         if "summary" not in f:
             return attrs, {}
         columns = {}

@@ -1,0 +1,55 @@
+"""CI guard of the effective-vs-microscopic error (configs/ci.yaml against the committed reference),
+and the physics of the same numbers asserted independently of the reference."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from regression import REFERENCE, mismatches, run_ci_sweep
+
+
+@pytest.fixture(scope="module")
+def ci_rows(tmp_path_factory):
+    return run_ci_sweep(tmp_path_factory.mktemp("ci") / "ci.h5")
+
+
+def test_ci_sweep_matches_reference(ci_rows):
+    reference = json.loads(REFERENCE.read_text())
+    problems = mismatches(ci_rows, reference)
+    assert not problems, "\n".join(problems)
+
+
+def test_reference_comparison_catches_one_percent_gamma_e(ci_rows):
+    """A 1 % change of Gamma_e (same kappa) must fail the comparison: recompute one point."""
+    from microsim.comparison import compare, default_time_grid
+    from microsim.params import ModelParams
+
+    reference = json.loads(REFERENCE.read_text())
+    row = dict(reference[0])
+    p = ModelParams.from_effective(-0.8, 0.1 * 1.01, row["kappa"], row["n_batteries"])
+    t = default_time_grid(ModelParams.from_effective(-0.8, 0.1, row["kappa"], row["n_batteries"]),
+                          points=201)
+    figures = compare(p, t).figures
+    perturbed = {**row, **{k: figures[k] for k in figures if k in row}}
+    assert mismatches([perturbed], [row])
+
+
+def test_ci_errors_fall_with_kappa_as_kappa_squared(ci_rows):
+    """Independently of the reference: eps_ss is round-off (physics.md §3), every error grows with
+    kappa, and the two smallest kappa give a log-log slope of eps_traj near 2 (measured 1.95)."""
+    by_n: dict[int, list[dict]] = {}
+    for row in ci_rows:
+        assert row["eps_ss"] < 1e-9
+        by_n.setdefault(row["n_batteries"], []).append(row)
+    for rows in by_n.values():
+        rows.sort(key=lambda r: r["kappa"])
+        for name in ("eps_traj", "D_max", "eps_tau"):
+            values = [r[name] for r in rows]
+            assert np.all(np.diff(values) > 0), name
+        k0, k1 = rows[0]["kappa"], rows[1]["kappa"]
+        slope = math.log(rows[1]["eps_traj"] / rows[0]["eps_traj"]) / math.log(k1 / k0)
+        assert 1.7 < slope < 2.1
