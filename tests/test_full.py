@@ -116,3 +116,14 @@ def test_eps_traj_falls_as_kappa_squared(n):
     slope = np.polyfit(np.log(kappas), np.log(errors), 1)[0]
     assert 1.9 < slope < 2.1
     assert np.all(np.diff(errors) > 0)
+
+
+def test_memory_guard_refuses_what_does_not_fit():
+    """N = M = 4 needs tens of GiB (LU fill-in and 401 stored 1296^2 states): refused up front."""
+    from microsim.resources import ResourceError, full_solver_bytes
+
+    p = paper_point(4)
+    assert full_solver_bytes(p) > 24 * 2**30
+    with pytest.raises(ResourceError, match="the full solver needs about .* GiB for N = 4, M = 4.*"
+                       "use the effective solver"):
+        full.evolve(p, np.linspace(0, 1, 401))

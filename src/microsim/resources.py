@@ -6,7 +6,13 @@ import os
 
 from microsim.params import ModelParams
 
-__all__ = ["ResourceError", "available_memory", "check_memory", "full_solver_bytes"]
+__all__ = [
+    "ResourceError",
+    "available_memory",
+    "check_memory",
+    "full_solver_bytes",
+    "full_steady_state_bytes",
+]
 
 
 class ResourceError(MemoryError):
@@ -25,21 +31,28 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def full_solver_bytes(p: ModelParams) -> int:
-    """Peak memory of the full-tensor solver: Liouvillian, its sparse LU and the stored states.
+def full_solver_bytes(p: ModelParams, points: int = 401) -> int:
+    """Peak memory of the full-tensor evolution: Liouvillian, its sparse LU and the stored states.
 
-    The Liouvillian has d^2 rows, d = 3^M 2^N, with about 2 (1 + 2 M N) + 6 M + 4 nonzeros per row
-    (commutator with H, the four engine jumps each in a rho a^dag and the anticommutator); the
-    LU of (I - h L) fills in by a factor FILL measured at N = M = 3, and BDF holds two LUs.
+    The Liouvillian of d^2 unknowns (d = 3^M 2^N) has about (0.8 + 0.7 s/2 + 0.6 (s/2)^2) d^2
+    nonzeros, s = M + N (measured 2.1, 4.6, 8.3 per row at N = M = 1, 2, 3), and the sparse LU
+    of (I - h L) fills in by 1.5, 3.0, 20.5 at s = 2, 4, 6 (SuperLU, COLAMD; measured), which we
+    extrapolate as 1.5 * 3.7^((s - 2)/2). Complex entries with their indices take 20 bytes; the
+    integrator returns all ``points`` states (16 bytes per entry each).
     """
-    d = 3**p.n_engines * 2**p.n_batteries
-    rows = d * d
-    nnz = rows * (2 * (1 + 2 * p.n_engines * p.n_batteries) + 6 * p.n_engines + 4)
-    return int(nnz * 16 * (1 + 2 * FILL) + rows * 16 * 20)
+    return _liouvillian_bytes(3**p.n_engines * 2**p.n_batteries, p, points)
 
 
-#: Fill-in of the sparse LU over the Liouvillian, measured (see bench/).
-FILL = 10.0
+def full_steady_state_bytes(p: ModelParams) -> int:
+    """Peak memory of the steady-state solve on engines (x) Dicke space, d = 3^M (N + 1)."""
+    return _liouvillian_bytes(3**p.n_engines * (p.n_batteries + 1), p, 1)
+
+
+def _liouvillian_bytes(d: int, p: ModelParams, points: int) -> int:
+    half = (p.n_engines + p.n_batteries) / 2.0
+    nnz = (0.8 + 0.7 * half + 0.6 * half**2) * d * d
+    fill = 1.5 * 3.7 ** (half - 1.0)
+    return int(nnz * 20 * (1 + fill) + (points + 4) * d * d * 16)
 
 
 def check_memory(method: str, needed: int, p: ModelParams) -> None:

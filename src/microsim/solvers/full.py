@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from microsim.observables import passive_energy
 from microsim.operators import MicroscopicModel, excitation_numbers, microscopic_model
 from microsim.params import ModelParams
-from microsim.resources import check_memory, full_solver_bytes
+from microsim.resources import check_memory, full_solver_bytes, full_steady_state_bytes
 from microsim.solvers.linear import SolverOptions, integrate, kernel_vector
 from microsim.solvers.result import SteadyState, Trajectory
 
@@ -46,7 +46,7 @@ def evolve_states(
     p: ModelParams, t: FloatArray, options: SolverOptions | None = None
 ) -> tuple[NDArray[np.complex128], MicroscopicModel]:
     """Full density matrices rho(t_k), shape (len(t), d, d), d = 3^M 2^N, and the model."""
-    check_memory("full", full_solver_bytes(p), p)
+    check_memory("full", full_solver_bytes(p, len(t)), p)
     model = microscopic_model(p, "full")
     y0 = model.rho0.full().ravel(order="F")
     ys = integrate(liouvillian(model), y0, np.asarray(t, float), options or SolverOptions())
@@ -107,7 +107,7 @@ def steady_state(p: ModelParams) -> SteadyState:
     Solved as the kernel of the restricted Liouvillian with the trace condition (one sparse
     direct solve); its kernel is one-dimensional, unlike that of the full 2^N battery space.
     """
-    check_memory("full", full_solver_bytes(p), p)
+    check_memory("full", full_steady_state_bytes(p), p)
     model = microscopic_model(p, "dicke")
     dim = model.rho0.shape[0]
     trace_row = np.eye(dim).ravel(order="F")
