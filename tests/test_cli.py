@@ -77,3 +77,13 @@ def test_console_script_exits_2_without_traceback():
     assert proc.returncode == 2
     assert proc.stderr == "microsim: error: gamma_c must be > 0, got 0.0\n"
     assert proc.stdout == ""
+
+
+def test_method_effective_skips_the_microscopic_model(capsys):
+    """N = 1000 is far beyond any microscopic solver; Eq. 8 alone still gives E_ss = N e_N."""
+    from microsim import closed_forms as cf
+
+    main(["run", "--N", "1000", *EFFECTIVE, "--method", "effective", "--points", "101", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["figures"]["E_ss_mic"] is None and out["figures"]["eps_traj"] is None
+    assert out["figures"]["E_ss_eff"] == pytest.approx(1000 * cf.capacity(1000, -0.8), rel=1e-10)

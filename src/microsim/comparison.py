@@ -93,6 +93,20 @@ def _solve(
     return solver.evolve(p, t, options), solver.steady_state(p)
 
 
+def _not_computed(like: Trajectory) -> Trajectory:
+    """A microscopic trajectory that was not asked for (method 'effective'): NaN everywhere."""
+    nan = np.full_like(like.energy, np.nan)
+    return Trajectory(t=like.t, battery_populations=np.full_like(like.battery_populations, np.nan),
+                      energy=nan, sigma=nan, ergotropy=nan,
+                      engine_populations=np.full((like.t.size, 3), np.nan))
+
+
+def _not_computed_ss(like: SteadyState) -> SteadyState:
+    return SteadyState(battery_populations=np.full_like(like.battery_populations, np.nan),
+                       energy=math.nan, sigma=math.nan, ergotropy=math.nan,
+                       engine_populations=np.full(3, np.nan))
+
+
 def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
     """tau of Eq. 17 for the effective description (Eq. 8), on a grid fine enough for 1e-6 accuracy.
 
@@ -143,8 +157,11 @@ def compare(
     options = options or SolverOptions()
     t = np.asarray(t, dtype=float)
     method = resolve_method(method, p)
-    mic, mic_ss = _solve(SOLVERS[method], p, t, options)
     eff, eff_ss = _solve(SOLVERS["effective"], p, t, options)
+    if method == "effective":
+        mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
+    else:
+        mic, mic_ss = _solve(SOLVERS[method], p, t, options)
     n, w0 = p.n_batteries, p.w0
     if p.protocol == "individual":
         distance = trace_distance_product(

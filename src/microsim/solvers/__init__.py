@@ -16,8 +16,9 @@ __all__ = ["METHODS", "SOLVERS", "resolve_method"]
 
 SOLVERS: dict[str, ModuleType] = {"full": full, "effective": effective}
 
-#: Microscopic methods a user can ask for.
-METHODS: tuple[str, ...] = ("auto", "full")
+#: Methods a user can ask for: a microscopic solver, 'auto', or 'effective' (Eq. 8 alone, for
+#: N beyond any microscopic solver; the microscopic columns are then NaN).
+METHODS: tuple[str, ...] = ("auto", "full", "effective")
 
 
 def resolve_method(method: str, p: ModelParams) -> str:
