@@ -124,6 +124,6 @@ def test_memory_guard_refuses_what_does_not_fit():
 
     p = paper_point(4)
     assert full_solver_bytes(p) > 24 * 2**30
-    with pytest.raises(ResourceError, match="the full solver needs about .* GiB for N = 4, M = 4.*"
-                       "use the effective solver"):
+    with pytest.raises(ResourceError, match=r"the full solver needs about .* GiB for N = 4, "
+                       r"M = 4.*use the effective solver"):
         full.evolve(p, np.linspace(0, 1, 401))

@@ -183,3 +183,36 @@ def test_sigkill_loses_nothing_and_resume_matches_uninterrupted(tmp_path):
     assert list(resumed["key"]) == list(whole["key"])
     for name in ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic"):
         np.testing.assert_allclose(resumed[name], whole[name], rtol=1e-12, atol=1e-15)
+
+
+def test_numerical_guard_fails_a_point_that_breaks_positivity():
+    """A point whose state loses positivity beyond 100 rtol is stored as failed with the reason."""
+    from microsim.sweep import guard_violations
+
+    ok = {"trace_error_mic": 1e-12, "hermiticity_error_mic": 0.0, "min_eigenvalue_mic": -1e-12}
+    assert guard_violations(ok, 1e-8) == []
+    bad = {**ok, "min_eigenvalue_mic": -3e-4, "trace_error_eff": 2e-5}
+    assert guard_violations(bad, 1e-8) == [
+        "smallest eigenvalue -3.00e-04 < -1e-06 (mic)", "trace error 2.00e-05 > 1e-06 (eff)"]
+
+
+def test_guarded_point_is_stored_failed(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    real = sweep_module.compare
+
+    def leaky(*args, **kw):
+        c = real(*args, **kw)
+        broken = dataclasses.replace(c.mic, checks={**c.mic.checks, "min_eigenvalue": -0.01})
+        return dataclasses.replace(c, mic=broken)
+
+    monkeypatch.setattr(sweep_module, "compare", leaky)
+    out = tmp_path / "r.h5"
+    _sweep(_config(tmp_path, kappas=1), out)
+    _, columns = read_summary(out)
+    assert list(columns["status"]) == ["failed"]
+    with h5py.File(out) as f:
+        point = f["points"][columns["key"][0]]
+        assert point.attrs["reason"] == "numerical guard: smallest eigenvalue -1.00e-02 < -1e-06 (mic)"
+        assert point.attrs["check_min_eigenvalue_mic"] == -0.01
+    assert "1 failed" in capsys.readouterr().out

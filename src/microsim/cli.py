@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -265,12 +266,14 @@ def _sweep(args: argparse.Namespace) -> int:
             return 130
         progress.close()
         final = store.statuses()
-    failed = [t for t in todo if final.get(t.key) == "failed"]
+        failures = store.failures()
     print(f"{config.name}: {sum(v == 'complete' for v in final.values())} complete, "
-          f"{len(failed)} failed -> {store.path}")
-    if failed:
-        print("failed points are kept with their reason (microsim inspect); rerun with "
-              "--retry-failed to recompute them")
+          f"{len(failures)} failed -> {store.path}")
+    if failures:
+        kinds = Counter(reason.split(":")[0] for reason in failures.values())
+        print("failed: " + ", ".join(f"{n} x {kind}" for kind, n in kinds.most_common())
+              + "; reasons are stored with each point (microsim inspect), --retry-failed "
+              "recomputes them")
     return 0
 
 

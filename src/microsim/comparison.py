@@ -70,6 +70,7 @@ def _individual(pair: Trajectory, n: int, w0: float) -> Trajectory:
         sigma=math.sqrt(n) * pair.sigma,
         ergotropy=ergotropy_product(pair.battery_populations[:, 1], n, w0),
         engine_populations=pair.engine_populations,
+        checks=pair.checks,
     )
 
 

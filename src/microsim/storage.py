@@ -184,6 +184,15 @@ class SweepStore:
             points = f.get("points", {})
             return {k: str(points[k].attrs["status"]) for k in points}
 
+    def failures(self) -> dict[str, str]:
+        """Reason of every failed point, by key."""
+        if not self.path.exists():
+            return {}
+        with h5py.File(self.path, "r") as f:
+            points = f.get("points", {})
+            return {k: str(points[k].attrs["reason"]) for k in points
+                    if points[k].attrs["status"] == "failed"}
+
     # ------------------------------------------------------------------ writing
     def add(self, results: Iterable[PointResult]) -> None:
         """Store results (replacing stored points of the same key) and rebuild /summary, atomically."""
@@ -222,6 +231,8 @@ def _write_point(group: h5py.Group, r: PointResult) -> None:
     attrs["method"] = r.method
     for k, v in {**r.params, **r.derived, **r.settings}.items():
         attrs[k] = v
+    for k, v in r.checks.items():
+        attrs[f"check_{k}"] = v
     for k in FIGURES:
         attrs[k] = r.figures.get(k, np.nan)
     for k, v in r.arrays.items():

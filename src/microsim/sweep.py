@@ -25,7 +25,18 @@ from microsim.params import ModelParams
 from microsim.solvers import resolve_method
 from microsim.solvers.linear import SolverOptions
 
-__all__ = ["PointResult", "PointTask", "Progress", "execute", "point_key", "run_point", "tasks"]
+__all__ = [
+    "PointResult",
+    "PointTask",
+    "Progress",
+    "consume",
+    "execute",
+    "guard_tolerance",
+    "guard_violations",
+    "point_key",
+    "run_point",
+    "tasks",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class PointResult:
     derived: dict[str, float] = field(default_factory=dict)
     method: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, float] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -81,6 +93,32 @@ def _grid(p: ModelParams, spec: TimeSpec) -> np.ndarray:
         return np.linspace(0.0, spec.t_end_tau * effective_charging_time(p, spec.epsilon),
                            spec.points)
     return default_time_grid(p, spec.t_end, spec.points, spec.epsilon)
+
+
+def guard_tolerance(rtol: float) -> float:
+    """Allowed trace, hermiticity and positivity error: 100 rtol, at least 1e-6.
+
+    The integrator keeps each entry of the state to about rtol relative to O(1) entries, so a
+    deviation a hundred times larger is a numerical failure, not round-off.
+    """
+    return max(1e-6, 100.0 * rtol)
+
+
+def guard_violations(checks: dict[str, float], rtol: float) -> list[str]:
+    """Human-readable violations of trace 1, hermiticity and positivity in a point's checks."""
+    tol = guard_tolerance(rtol)
+    out = []
+    for side in ("mic", "eff"):
+        trace = checks.get(f"trace_error_{side}", 0.0)
+        herm = checks.get(f"hermiticity_error_{side}", 0.0)
+        low = checks.get(f"min_eigenvalue_{side}", 0.0)
+        if trace > tol:
+            out.append(f"trace error {trace:.2e} > {tol:.0e} ({side})")
+        if herm > tol:
+            out.append(f"hermiticity error {herm:.2e} > {tol:.0e} ({side})")
+        if low < -tol:
+            out.append(f"smallest eigenvalue {low:.2e} < -{tol:.0e} ({side})")
+    return out
 
 
 def run_point(task: PointTask) -> PointResult:
@@ -113,7 +151,11 @@ def run_point(task: PointTask) -> PointResult:
             "battery_populations_mic": c.mic.battery_populations,
             "battery_populations_eff": c.eff.battery_populations,
         }
-        result.status = "complete"
+        result.checks = {f"{k}_{side}": v for side, traj in (("mic", c.mic), ("eff", c.eff))
+                         for k, v in traj.checks.items()}
+        violations = guard_violations(result.checks, task.solver.rtol)
+        result.status = "failed" if violations else "complete"
+        result.reason = "numerical guard: " + "; ".join(violations) if violations else ""
     except Exception as exc:  # a failed point must not stop the sweep
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""

@@ -23,7 +23,13 @@ from microsim.params import ModelParams
 from microsim.solvers.linear import SolverOptions, integrate
 from microsim.solvers.result import SteadyState, Trajectory
 
-__all__ = ["birth_death_rates", "evolve", "generator", "steady_state"]
+__all__ = [
+    "birth_death_rates",
+    "evolve",
+    "generator",
+    "population_checks",
+    "steady_state",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -63,9 +69,19 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
     p0 = np.zeros(n + 1)
     p0[0] = 1.0
     pops = integrate(generator(n, p.gamma_e, p.beta_e_w0), p0, np.asarray(t, float), options)
+    checks = population_checks(pops)
     pops = np.clip(pops, 0.0, None)
     pops /= pops.sum(axis=1, keepdims=True)
-    return _trajectory(p, np.asarray(t, float), pops)
+    return dataclasses.replace(_trajectory(p, np.asarray(t, float), pops), checks=checks)
+
+
+def population_checks(pops: FloatArray) -> dict[str, float]:
+    """Trace and positivity of a diagonal state's populations pops[k, m] before any clipping."""
+    return {
+        "trace_error": float(np.abs(pops.sum(axis=1) - 1.0).max()),
+        "hermiticity_error": 0.0,
+        "min_eigenvalue": float(pops.min()),
+    }
 
 
 def steady_state(p: ModelParams) -> SteadyState:

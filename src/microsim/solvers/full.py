@@ -24,7 +24,14 @@ from microsim.resources import check_memory, full_solver_bytes, full_steady_stat
 from microsim.solvers.linear import SolverOptions, integrate, kernel_vector
 from microsim.solvers.result import SteadyState, Trajectory
 
-__all__ = ["dicke_vectors", "evolve", "evolve_states", "liouvillian", "steady_state"]
+__all__ = [
+    "dicke_vectors",
+    "evolve",
+    "evolve_states",
+    "liouvillian",
+    "state_checks",
+    "steady_state",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -80,6 +87,7 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
     """
     t = np.asarray(t, float)
     rho, model = evolve_states(p, t, options)
+    checks = state_checks(rho)
     rho_b, engine_pops = _battery_and_engine(rho, model)
     n = p.n_batteries
     exc = excitation_numbers(n).astype(float)
@@ -98,7 +106,18 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
         sigma=p.w0 * np.sqrt(np.clip(var, 0.0, None)),
         ergotropy=ergotropy,
         engine_populations=engine_pops,
+        checks=checks,
     )
+
+
+def state_checks(rho: NDArray[np.complex128]) -> dict[str, float]:
+    """Trace, hermiticity and positivity of density matrices rho[k] (the run's worst values)."""
+    hermitian = 0.5 * (rho + rho.conj().transpose(0, 2, 1))
+    return {
+        "trace_error": float(np.abs(np.trace(rho, axis1=1, axis2=2) - 1.0).max()),
+        "hermiticity_error": float(np.abs(rho - rho.conj().transpose(0, 2, 1)).max()),
+        "min_eigenvalue": float(min(np.linalg.eigvalsh(h)[0] for h in hermitian)),
+    }
 
 
 def steady_state(p: ModelParams) -> SteadyState:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,6 +18,9 @@ class Trajectory:
 
     ``battery_populations[k, m]`` is the Dicke population p_m(t_k) of the collective problem;
     ``engine_populations[k, a]`` the mean population of engine level |a> (None for Eq. 8).
+    ``checks`` are the state's worst deviations along the run, before any clipping:
+    ``trace_error`` = max_t |tr rho - 1|, ``hermiticity_error`` = max_t max |rho - rho^dag|,
+    ``min_eigenvalue`` = min_t of the smallest eigenvalue (or population) of the state.
     """
 
     t: FloatArray
@@ -26,6 +29,7 @@ class Trajectory:
     sigma: FloatArray
     ergotropy: FloatArray
     engine_populations: FloatArray | None = None
+    checks: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_t = np.shape(self.t)[0]
