@@ -237,7 +237,7 @@ def _run(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from microsim.config import ConfigError, ParallelSpec, load_config
     from microsim.storage import StorageError, SweepStore
-    from microsim.sweep import Progress, consume, execute, tasks
+    from microsim.sweep import Progress, consume, execute_resilient, tasks
 
     try:
         config = load_config(args.config)
@@ -257,7 +257,7 @@ def _sweep(args: argparse.Namespace) -> int:
               f"{len(pending)} to compute -> {store.path}", flush=True)
         progress = Progress(len(pending), label=config.name)
         try:
-            for result in consume(execute(pending, config.parallel), progress):
+            for result in consume(execute_resilient(pending, config.parallel), progress):
                 store.add([result])
         except KeyboardInterrupt:
             progress.close()

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Iterator
@@ -31,6 +34,7 @@ __all__ = [
     "Progress",
     "consume",
     "execute",
+    "execute_resilient",
     "guard_tolerance",
     "guard_violations",
     "point_key",
@@ -49,6 +53,7 @@ class PointTask:
     effective: bool
     time: TimeSpec
     solver: SolverSpec
+    parent_pid: int = field(default_factory=os.getpid)
 
     def params(self) -> ModelParams:
         return params_from_values(self.values, self.effective)
@@ -123,6 +128,9 @@ def guard_violations(checks: dict[str, float], rtol: float) -> list[str]:
 
 def run_point(task: PointTask) -> PointResult:
     """Compute one point; any failure is returned as status 'failed' with the reason."""
+    if os.getpid() != task.parent_pid and threading.current_thread() is threading.main_thread():
+        # Ctrl-C reaches the whole process group: the parent alone stops the sweep cleanly.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     start = time.perf_counter()
     result = PointResult(task.index, task.key, "failed")
     result.settings = {
@@ -173,6 +181,51 @@ def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResu
     runner = Parallel(n_jobs=parallel.n_jobs, backend=parallel.backend,
                       return_as="generator_unordered")
     return iter(runner(delayed(run_point)(t) for t in todo))
+
+
+def _worker_deaths() -> tuple[type[BaseException], ...]:
+    """Exceptions by which joblib and Dask report a worker process that died under a task."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    deaths: list[type[BaseException]] = [TerminatedWorkerError, BrokenProcessPool]
+    try:
+        from distributed.scheduler import KilledWorker
+
+        deaths.append(KilledWorker)
+    except ImportError:
+        pass
+    return tuple(deaths)
+
+
+def execute_resilient(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
+    """Like execute(), but a worker process that dies costs only its point.
+
+    After a crash the tasks not yet returned are resubmitted; after a second crash each remaining
+    task runs alone in a fresh worker, so a task that kills its worker again is identified and
+    returned as failed instead of taking the sweep down.
+    """
+    deaths = _worker_deaths()
+    remaining = {t.key: t for t in todo}
+    for attempt in range(2):
+        try:
+            for result in execute(list(remaining.values()), parallel):
+                remaining.pop(result.key, None)
+                yield result
+            return
+        except deaths as exc:
+            sys.stderr.write(f"microsim: a worker process died ({type(exc).__name__}); "
+                             f"{'resubmitting' if attempt == 0 else 'isolating'} "
+                             f"{len(remaining)} points\n")
+    alone = ParallelSpec(n_jobs=2, backend=parallel.backend)
+    for task in list(remaining.values()):
+        try:
+            yield from execute([task], alone)
+        except deaths as exc:
+            yield PointResult(task.index, task.key, "failed",
+                              reason=f"WorkerDied: the worker process died while computing this "
+                                     f"point, twice ({type(exc).__name__})")
 
 
 class Progress:
