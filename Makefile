@@ -11,7 +11,7 @@ CONFIG ?= configs/validity.yaml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,plot]"
+	$(PY) -m pip install --quiet -e ".[dev,plot,distributed]"
 	touch $(STAMP)
 
 sweep: $(STAMP)  ## run a sweep config (default: the validity sweep) into runs/

@@ -118,6 +118,8 @@ def _add_sweep(sub: Any) -> None:
                            "the results in one HDF5 file; rerunning resumes.")
     sweep.add_argument("config", help="YAML sweep configuration (see configs/)")
     sweep.add_argument("--jobs", type=_positive_int, help="worker processes (overrides the config)")
+    sweep.add_argument("--scheduler", help="run on the Dask scheduler at this address "
+                       "(tcp://HOST:PORT); implies backend dask")
     sweep.add_argument("--output", help="HDF5 output file (overrides the config)")
     sweep.add_argument("--force", action="store_true",
                        help="overwrite an output file that holds another configuration")
@@ -234,17 +236,37 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _override_parallel(config: Any, args: argparse.Namespace) -> Any:
+    """Apply --jobs and --scheduler to a config's parallel block."""
+    from microsim.config import (
+        DISTRIBUTED_HINT,
+        SCHEDULER_HINT,
+        ConfigError,
+        ParallelSpec,
+        distributed_available,
+        scheduler_address_ok,
+    )
+
+    parallel = config.parallel
+    if args.jobs is not None:
+        parallel = dataclasses.replace(parallel, n_jobs=args.jobs)
+    if args.scheduler is not None:
+        if not scheduler_address_ok(args.scheduler):
+            raise ConfigError(f"--scheduler: {SCHEDULER_HINT}, got {args.scheduler!r}")
+        if not distributed_available():
+            raise ConfigError(f"--scheduler: {DISTRIBUTED_HINT}")
+        parallel = ParallelSpec(n_jobs=parallel.n_jobs, backend="dask", scheduler=args.scheduler)
+    return dataclasses.replace(config, parallel=parallel)
+
+
 def _sweep(args: argparse.Namespace) -> int:
-    from microsim.config import ConfigError, ParallelSpec, load_config
+    from microsim.config import ConfigError, load_config
     from microsim.storage import StorageError, SweepStore
     from microsim.sweep import Progress, consume, execute_resilient, tasks
 
     try:
         config = load_config(args.config)
-        if args.jobs is not None:
-            config = dataclasses.replace(
-                config, parallel=ParallelSpec(n_jobs=args.jobs, backend=config.parallel.backend)
-            )
+        config = _override_parallel(config, args)
         store = SweepStore(config, Path(args.output) if args.output else None, force=args.force)
     except (ConfigError, StorageError) as exc:
         _fail(str(exc))

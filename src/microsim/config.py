@@ -43,7 +43,8 @@ SHARED_KEYS = ("n_batteries", "n_engines", "protocol", "normalization", "engine_
                "allow_no_inversion")
 CHOICES = {"protocol": PROTOCOLS, "normalization": NORMALIZATIONS, "engine_init": ENGINE_INITS}
 INTEGER_KEYS = ("n_batteries", "n_engines")
-BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "sequential")
+BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "sequential", "dask")
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
 TOP_KEYS = ("name", "model", "sweep", "time", "solver", "output", "parallel")
 
 
@@ -74,10 +75,15 @@ class SolverSpec:
 
 @dataclass(frozen=True)
 class ParallelSpec:
-    """joblib execution: number of worker processes and backend."""
+    """joblib execution: number of worker processes and backend.
+
+    With backend 'dask' the points run through joblib's Dask backend on the scheduler at
+    ``scheduler`` (e.g. tcp://10.0.0.5:8786), or on a local cluster of n_jobs worker processes.
+    """
 
     n_jobs: int = 2
     backend: str = "loky"
+    scheduler: str | None = None
 
 
 @dataclass(frozen=True)
@@ -342,13 +348,38 @@ def _solver(check: _Checker, raw: Any) -> SolverSpec:
 
 
 def _parallel(check: _Checker, raw: Any) -> ParallelSpec:
-    block = check.mapping("parallel", raw, ("n_jobs", "backend"))
+    block = check.mapping("parallel", raw, ("n_jobs", "backend", "scheduler"))
     n_jobs = block.get("n_jobs", 2)
     if n_jobs != -1:
         n_jobs = check.integer("parallel.n_jobs", n_jobs, 1, 4096)
-    return ParallelSpec(n_jobs=n_jobs,
-                        backend=check.choice("parallel.backend", block.get("backend", "loky"),
-                                             BACKENDS))
+    backend = check.choice("parallel.backend", block.get("backend", "loky"), BACKENDS)
+    scheduler = block.get("scheduler")
+    if scheduler is not None:
+        if backend != "dask":
+            raise check.fail("parallel.scheduler", "needs backend: dask")
+        if not scheduler_address_ok(scheduler):
+            raise check.fail("parallel.scheduler", f"{SCHEDULER_HINT}, got {scheduler!r}")
+    if backend == "dask" and not distributed_available():
+        raise check.fail("parallel.backend", DISTRIBUTED_HINT)
+    return ParallelSpec(n_jobs=n_jobs, backend=backend, scheduler=scheduler)
+
+
+SCHEDULER_HINT = "expected a Dask scheduler address like tcp://HOST:PORT"
+DISTRIBUTED_HINT = "dask needs the 'distributed' extra: pip install 'microsim[distributed]'"
+
+
+def scheduler_address_ok(address: Any) -> bool:
+    """Whether ``address`` looks like a Dask scheduler address (tcp://HOST:PORT, ...)."""
+    return isinstance(address, str) and address.startswith(SCHEDULER_SCHEMES)
+
+
+def distributed_available() -> bool:
+    """The Dask backend needs the optional 'distributed' package."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def load_config(path: Path | str) -> SweepConfig:

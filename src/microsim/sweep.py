@@ -176,11 +176,36 @@ def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResu
     """Run the tasks with joblib, yielding each result as soon as it is done (any order)."""
     if not todo:
         return iter(())
+    if parallel.backend == "dask":
+        return _execute_dask(todo, parallel)
     if parallel.backend == "sequential" or parallel.n_jobs == 1:
         return (run_point(t) for t in todo)
     runner = Parallel(n_jobs=parallel.n_jobs, backend=parallel.backend,
                       return_as="generator_unordered")
     return iter(runner(delayed(run_point)(t) for t in todo))
+
+
+def _execute_dask(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
+    """joblib's Dask backend on the given scheduler, or on a local cluster of n_jobs processes."""
+    from distributed import Client, LocalCluster
+    from joblib import parallel_config
+
+    cluster = None
+    if parallel.scheduler:
+        client = Client(parallel.scheduler, timeout=30)
+    else:
+        workers = parallel.n_jobs if parallel.n_jobs > 0 else None
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        with parallel_config(backend="dask"):
+            yield from Parallel(n_jobs=-1, return_as="generator_unordered")(
+                delayed(run_point)(t) for t in todo)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _worker_deaths() -> tuple[type[BaseException], ...]:
