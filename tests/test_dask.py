@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from regression import CONFIG
 
 from microsim.cli import main
 from microsim.storage import read_summary
+from regression import CONFIG
 
 distributed = pytest.importorskip("distributed")
 
