@@ -18,7 +18,8 @@ import numpy as np
 import yaml
 
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
-from microsim.solvers import METHODS
+from microsim.resources import available_memory
+from microsim.solvers import METHODS, memory_estimate
 from microsim.solvers.linear import STIFF_METHODS
 
 __all__ = [
@@ -243,15 +244,24 @@ def point_values(model: Mapping[str, Any], axes: Mapping[str, tuple[Any, ...]],
 
 
 def _validate_points(check: _Checker, model: dict[str, Any], axes: dict[str, tuple[Any, ...]],
-                     mode: str, effective: bool) -> None:
-    """Construct every point once so that a bad combination fails before anything runs."""
+                     mode: str, effective: bool, solver: SolverSpec, time: TimeSpec) -> None:
+    """Construct every point once, and estimate its memory, so that a bad combination fails
+    before anything runs."""
+    limit = int(0.8 * available_memory())
     for values in point_values(model, axes, mode):
+        swept = {k: values[k] for k in axes}
+        where = "sweep" if swept else "model"
+        at = f" (at {swept})" if swept else ""
         try:
-            params_from_values(values, effective)
+            p = params_from_values(values, effective)
         except ValueError as exc:
-            swept = {k: values[k] for k in axes}
-            where = "sweep" if swept else "model"
-            raise check.fail(where, f"{exc} (at {swept})" if swept else str(exc)) from None
+            raise check.fail(where, f"{exc}{at}") from None
+        for method, need in memory_estimate(solver.method, p, time.points).items():
+            if need > limit:
+                raise check.fail(where, f"the {method} solver needs about {need / 2**30:.1f} GiB "
+                                 f"for N = {p.n_batteries}, M = {p.n_engines}, more than the "
+                                 f"{limit / 2**30:.1f} GiB available{at}; use fewer batteries, "
+                                 "fewer time points or another solver.method")
 
 
 def params_from_values(values: Mapping[str, Any], effective: bool) -> ModelParams:
@@ -315,7 +325,7 @@ def parse_config(text: str, path: Path | str = "<config>") -> SweepConfig:
     output = top.get("output", f"runs/{name}.h5")
     if not isinstance(output, str) or not output.endswith((".h5", ".hdf5")):
         raise check.fail("output", f"expected a path ending in .h5, got {output!r}")
-    _validate_points(check, model, axes, mode, effective)
+    _validate_points(check, model, axes, mode, effective, solver, time)
     return SweepConfig(
         path=path, text=text, name=name, model=model, axes=axes, mode=mode, time=time,
         solver=solver, parallel=parallel, output=Path(output), effective=effective,

@@ -145,6 +145,7 @@ class ModelParams:
             raise ParameterError(f"gamma_env must be >= 0, got {gamma_env}")
         set_(self, "gamma_env", gamma_env)
         set_(self, "beta_env", _finite("beta_env", self.beta_env))
+        self._check_derived()
         ratio, bound = self.beta_h / self.beta_c, self.wc / self.wh
         if not self.allow_no_inversion and not ratio < bound:
             raise ParameterError(
@@ -157,6 +158,21 @@ class ModelParams:
                 "effective description (Eq. 8) is not expected to hold",
                 stacklevel=3,
             )
+
+    def _check_derived(self) -> None:
+        """The derived rates must be finite and positive in floating point (extreme inputs)."""
+        try:
+            values = {"gamma_01": self.gamma_01, "kappa": self.kappa,
+                      "gamma_e": self.gamma_e, "beta_e_w0": self.beta_e_w0}
+        except (OverflowError, ZeroDivisionError, ValueError) as exc:
+            raise ParameterError(f"parameters outside the floating-point range ({exc}): "
+                                 f"check beta_h wh, beta_c wc and the rates") from None
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)
+               or (k == "gamma_01" and v <= 0)}
+        if bad:
+            shown = ", ".join(f"{k} = {v:.3g}" for k, v in bad.items())
+            raise ParameterError(f"derived quantities out of range: {shown}; keep beta_h wh, "
+                                 "beta_c wc below ~700 and rates within floating-point range")
 
     # ----------------------------------------------------------------- engine (Eq. 1-3)
     @property
@@ -307,22 +323,34 @@ class ModelParams:
         n = _count("n_batteries", n_batteries)
         m = n if n_engines is None else _count("n_engines", n_engines)
         w0, wh, beta_c = _positive("w0", w0), _finite("wh", wh), _positive("beta_c", beta_c)
+        if not wh > w0:
+            raise ParameterError(f"wh must be > w0 = {w0} (so that w_c = wh - w0 > 0), got {wh}")
         wc = wh - w0
         beta_h = (beta_e_w0 + beta_c * wc) / wh
+        if not math.isfinite(beta_h):
+            raise ParameterError(f"beta_e_w0 = {beta_e_w0}, beta_c = {beta_c}, wh = {wh} give "
+                                 f"beta_h = {beta_h}, outside the floating-point range")
         if beta_h <= 0:
             raise ParameterError(
                 f"beta_e_w0 must be > -beta_c (wh - w0) = {-beta_c * wc:.6g} so that beta_h > 0, "
                 f"got {beta_e_w0}"
             )
-        boltz_h, boltz_c = math.exp(-beta_h * wh), math.exp(-beta_c * wc)
-        p0 = 1.0 / (1.0 + boltz_h + math.exp(-beta_e_w0))
-        slowest = min(1.0 + boltz_h, gamma_ratio * (1.0 + boltz_c))
         n_eff = n if protocol == "collective" else 1
         m_eff = m if protocol == "collective" else 1
-        gamma_h = gamma_e * n_eff**2 * (boltz_h + gamma_ratio * boltz_c) / (
-            4.0 * m_eff * kappa**2 * slowest**2 * p0
-        )
-        g_engine = kappa * gamma_h * slowest / n_eff
+        try:
+            boltz_h, boltz_c = math.exp(-beta_h * wh), math.exp(-beta_c * wc)
+            p0 = 1.0 / (1.0 + boltz_h + math.exp(-beta_e_w0))
+            slowest = min(1.0 + boltz_h, gamma_ratio * (1.0 + boltz_c))
+            gamma_h = gamma_e * n_eff**2 * (boltz_h + gamma_ratio * boltz_c) / (
+                4.0 * m_eff * kappa**2 * slowest**2 * p0
+            )
+            g_engine = kappa * gamma_h * slowest / n_eff
+        except (OverflowError, ZeroDivisionError) as exc:
+            raise ParameterError(f"beta_e_w0 = {beta_e_w0}, gamma_e = {gamma_e}, kappa = {kappa} "
+                                 f"are outside the floating-point range ({exc})") from None
+        if not (math.isfinite(gamma_h) and gamma_h > 0 and math.isfinite(g_engine)):
+            raise ParameterError(f"beta_e_w0 = {beta_e_w0}, gamma_e = {gamma_e}, kappa = {kappa} "
+                                 f"give gamma_h = {gamma_h:.3g}, outside the floating-point range")
         g = g_engine * math.sqrt(n) if (protocol == "collective" and normalization == "sqrt_n") \
             else g_engine
         return cls(

@@ -12,13 +12,25 @@ from types import ModuleType
 from microsim.params import ModelParams
 from microsim.solvers import effective, full
 
-__all__ = ["METHODS", "SOLVERS", "resolve_method"]
+__all__ = ["METHODS", "SOLVERS", "memory_estimate", "resolve_method"]
 
 SOLVERS: dict[str, ModuleType] = {"full": full, "effective": effective}
 
 #: Methods a user can ask for: a microscopic solver, 'auto', or 'effective' (Eq. 8 alone, for
 #: N beyond any microscopic solver; the microscopic columns are then NaN).
 METHODS: tuple[str, ...] = ("auto", "full", "effective")
+
+
+def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
+    """Bytes each solver of a point needs (microscopic and effective), before anything is built."""
+    from microsim.resources import full_solver_bytes, full_steady_state_bytes
+
+    q = p.pair() if p.protocol == "individual" else p
+    need = {"effective": effective.effective_solver_bytes(q, points)}
+    resolved = resolve_method(method, p)
+    if resolved == "full":
+        need["full"] = max(full_solver_bytes(q, points), full_steady_state_bytes(q))
+    return need
 
 
 def resolve_method(method: str, p: ModelParams) -> str:

@@ -20,11 +20,13 @@ from numpy.typing import NDArray
 
 from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
+from microsim.resources import check_memory
 from microsim.solvers.linear import SolverOptions, integrate
 from microsim.solvers.result import SteadyState, Trajectory
 
 __all__ = [
     "birth_death_rates",
+    "effective_solver_bytes",
     "evolve",
     "generator",
     "population_checks",
@@ -65,6 +67,7 @@ def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray) -> Trajectory:
 def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
     """Dicke populations and battery observables of Eq. 8 on the grid t, from p_0(0) = 1."""
     options = dataclasses.replace(options or SolverOptions(), method="Radau")
+    check_memory("effective", effective_solver_bytes(p, len(t)), p)
     n = p.n_batteries
     p0 = np.zeros(n + 1)
     p0[0] = 1.0
@@ -73,6 +76,13 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
     pops = np.clip(pops, 0.0, None)
     pops /= pops.sum(axis=1, keepdims=True)
     return dataclasses.replace(_trajectory(p, np.asarray(t, float), pops), checks=checks)
+
+
+def effective_solver_bytes(p: ModelParams, points: int = 401) -> int:
+    """Memory of the birth-death integration: Radau workspace (about 40 vectors of N + 1 with its
+    complex LU) and the populations returned at every grid point (several copies of T x (N + 1))."""
+    n = p.n_batteries + 1
+    return int(8 * n * (40 + 4 * points))
 
 
 def population_checks(pops: FloatArray) -> dict[str, float]:
