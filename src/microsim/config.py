@@ -293,6 +293,9 @@ def parse_config(text: str, path: Path | str = "<config>") -> SweepConfig:
         raise ConfigError(f"{path}: {where}: {problem}") from None
     if raw is None:
         raise check.fail("model", "the file is empty; a 'model' block is required")
+    if not isinstance(raw, dict):
+        raise check.fail("(top level)", f"expected a mapping of blocks ({', '.join(TOP_KEYS)}), "
+                         f"got {type(raw).__name__}")
     top = check.mapping("", raw, TOP_KEYS)
     if "model" not in top:
         raise check.fail("model", "required block is missing")
@@ -300,6 +303,8 @@ def parse_config(text: str, path: Path | str = "<config>") -> SweepConfig:
     if not isinstance(model_raw, dict):
         raise check.fail("model", f"expected a mapping, got {type(model_raw).__name__}")
     sweep_raw = top.get("sweep") or {}
+    if not isinstance(sweep_raw, dict):
+        raise check.fail("sweep", f"expected a mapping, got {type(sweep_raw).__name__}")
     effective = any(k in model_raw or k in sweep_raw for k in ("beta_e_w0", "gamma_e", "kappa"))
     allowed = (EFFECTIVE_KEYS if effective else MICRO_KEYS) + SHARED_KEYS
     model = {
