@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 
 CONFIG ?= configs/validity.yaml
 
-.PHONY: sweep test test-slow lint regression-update clean
+PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
+
+.PHONY: sweep test test-slow lint regression-update figures results bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,15 @@ test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ..
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
+
+figures: $(STAMP)  ## the paper's figures (effective, N up to 2000) and the validity map
+	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
+	$(VENV)/bin/microsim sweep configs/paper/vs_n.yaml
+	$(VENV)/bin/microsim sweep configs/validity.yaml
+	for f in $(PAPER) runs/validity.h5; do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+
+results: figures  ## docs/results.md with the figures and the numbers measured from them
+	$(PY) -m microsim.results $(PAPER) runs/validity.h5 --out docs/results.md
 
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json
 	$(PY) tests/regression.py runs/ci.h5

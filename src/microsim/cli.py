@@ -134,6 +134,16 @@ def _add_inspect(sub: Any) -> None:
     fmt.add_argument("--json", action="store_true", help="print provenance and summary as JSON")
 
 
+def _add_plot(sub: Any) -> None:
+    plot = sub.add_parser("plot", help="figures (PNG and PDF) from a sweep file",
+                          description="Render every figure a sweep file supports: the paper's "
+                          "(Fig. 2-5) from effective sweeps over N, the validity map from kappa "
+                          "sweeps. Needs the plot extra (matplotlib).")
+    plot.add_argument("file", help="HDF5 file written by microsim sweep")
+    plot.add_argument("--out", default="runs/figures", help="output folder (default runs/figures)")
+    plot.add_argument("--only", nargs="+", metavar="ID", help="only these figure ids")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``microsim`` argument parser."""
     parser = _Parser(prog="microsim", description=__doc__)
@@ -142,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_sweep(sub)
     _add_inspect(sub)
+    _add_plot(sub)
     return parser
 
 
@@ -316,12 +327,28 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    from microsim.figures import PlotDependencyError, render
+    from microsim.storage import StorageError
+
+    try:
+        written = render(args.file, args.out, args.only)
+    except (PlotDependencyError, StorageError, ValueError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    if not written:
+        print(f"{args.file}: no figure is supported by this sweep (see microsim inspect)")
+    for path in written:
+        print(path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microsim`` console script."""
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        return {"run": _run, "sweep": _sweep, "inspect": _inspect}[args.command](args)
+        commands = {"run": _run, "sweep": _sweep, "inspect": _inspect, "plot": _plot}
+        return commands[args.command](args)
 
 
 if __name__ == "__main__":

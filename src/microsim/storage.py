@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "StorageError",
     "SweepStore",
     "provenance",
+    "read_point",
     "read_summary",
 ]
 
@@ -262,9 +264,22 @@ def _write_summary(f: h5py.File) -> None:
                                    array.astype(float))
 
 
+def read_point(path: Path | str, key: str, names: Iterable[str] | None = None
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Attributes and datasets (all, or those in ``names``) of ``/points/<key>``."""
+    with h5py.File(path, "r") as f:
+        group = f["points"][key]
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}
+        wanted = list(group) if names is None else list(names)
+        arrays = {k: np.asarray(group[k][()], dtype=float) for k in wanted if k in group}
+    return attrs, arrays
+
+
 def read_summary(path: Path | str) -> tuple[dict[str, str], dict[str, np.ndarray]]:
     """Provenance attributes and the /summary columns of a sweep file (strings decoded)."""
     path = Path(path)
+    if not path.is_file():
+        raise StorageError(f"{path}: no such file")
     try:
         f = h5py.File(path, "r")
     except (OSError, FileNotFoundError) as exc:

@@ -1,0 +1,784 @@
+"""Figures of a sweep file: the paper's (Fig. 2-5) and the microscopic validity map.
+
+Every figure is built from a sweep HDF5 file (docs/hdf5.md) alone: the /summary columns through
+``microsim.storage.read_summary`` and the time series of ``/points/<key>``. Which figures a file
+supports is decided by what was swept (root attribute ``swept``) and by whether the microscopic
+columns hold numbers (``solver: {method: effective}`` leaves them NaN):
+
+* effective only, one N: ``fig2ab`` (charging curves and fluctuation vs time, Fig. 2(a, b));
+* effective only, N swept: ``fig2cd`` (e_N and sigma_N, Eq. 14-15), ``fig3`` (ergotropy/energy,
+  Eq. 16), ``fig4`` (tau_1/tau_N, Eq. 17-20) and ``fig5`` (tau_1/tau_N over N/log N);
+* microscopic, kappa or g swept: ``errors`` (eps_traj, eps_tau, D_max, eps_ss vs kappa, Eq. 7)
+  and ``mic_vs_eff`` (charging curves of both descriptions for a few kappa at one N);
+* microscopic, N swept at fixed g (or kappa): ``tau_ratio_mic_eff``.
+
+Closed forms (Eq. 13-20, ``microsim.closed_forms``) are overlaid where they exist. Units: hbar = 1,
+energies in units of w0, times in units of 1/w0. matplotlib is optional (``pip install
+microsim[plot]``); it is imported only when a figure is drawn, and only the Agg canvas is used, so
+no global pyplot state is touched.
+
+Data lines carry a ``gid`` naming the /summary column or the point dataset they show (for instance
+``E_ss_eff/N:collective`` or ``energy_mic@<key>``); guides and closed forms carry ``guide:...`` and
+``closed:...``. Tests use the gids to compare the plotted numbers with the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from microsim import closed_forms as cf
+from microsim.storage import read_point, read_summary
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "FIGURES",
+    "PlotDependencyError",
+    "SweepData",
+    "effective_point",
+    "ergotropy_ratio_collective",
+    "fig2ab_charging",
+    "fig2cd_steady",
+    "fig3_ergotropy",
+    "fig4_tau_ratio",
+    "fig5_tau_ratio_scaled",
+    "fig_errors_vs_kappa",
+    "fig_mic_vs_eff",
+    "fig_tau_ratio_mic_eff",
+    "load",
+    "loglog_slope",
+    "mic_vs_eff_rows",
+    "microscopic_curves",
+    "render",
+    "single_value",
+    "supported_figures",
+    "tau_ratio_data",
+    "tau_ratio_mic_eff_data",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: Error measures of the validity map (physics.md §3), in panel order.
+ERROR_MEASURES: tuple[str, ...] = ("eps_traj", "eps_tau", "D_max", "eps_ss")
+#: eps_ss is exactly 0 without a battery environment (physics.md §3); below this it is round-off
+#: and its panel is left out.
+EPS_SS_ROUNDOFF = 1e-9
+#: At most this many kappa values in the microscopic-vs-effective charging figure.
+MAX_CURVES = 4
+#: Parameters that make the points of a file different physical problems along the kappa axis.
+KAPPA_AXES = ("kappa", "g")
+
+LABELS = {
+    "time": r"$t$ [$1/w_0$]",
+    "energy": r"$\langle H_B\rangle/(N w_0)$",
+    "sigma": r"$\sigma/w_0$",
+    "e_N": r"$e_N = \langle H_B\rangle_{\rm ss}/(N w_0)$",
+    "sigma_N": r"$\sigma_N/w_0$",
+    "N": r"$N$",
+    "kappa": r"$\kappa$",
+    "ergo_ratio": r"$\mathcal{E}_{\rm ss}/\langle H_B\rangle_{\rm ss}$",
+    "tau_ratio": r"$\tau_1/\tau_N$",
+    "tau_scaled": r"$(\tau_1/\tau_N)\,/\,(N/\ln N)$",
+    "eps_traj": r"$\epsilon_{\rm traj}$",
+    "eps_tau": r"$\epsilon_{\tau}$",
+    "D_max": r"$D_{\max}$",
+    "eps_ss": r"$\epsilon_{\rm ss}$",
+}
+#: How the title shows a parameter held fixed over the plotted points.
+TITLE_SYMBOLS = {
+    "n_batteries": "N", "n_engines": "M", "beta_e_w0": r"\beta_e w_0", "gamma_e": r"\Gamma_e/w_0",
+    "kappa": r"\kappa", "g": "g/w_0",
+}
+
+
+class PlotDependencyError(ImportError):
+    """matplotlib is not installed; figures need the optional ``plot`` extra."""
+
+
+def _matplotlib() -> tuple[Any, Any]:
+    """The Figure class and the Agg canvas, imported on first use."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise PlotDependencyError(
+            f"figures need matplotlib, which is not installed ({exc}); "
+            "install it with `pip install microsim[plot]`"
+        ) from None
+    return Figure, FigureCanvasAgg
+
+
+def _new_figure(ncols: int, nrows: int = 1, width: float = 5.0, height: float = 3.8
+                ) -> tuple[Figure, list[Axes]]:
+    figure_cls, canvas_cls = _matplotlib()
+    fig = figure_cls(figsize=(width * ncols, height * nrows), layout="constrained")
+    canvas_cls(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
+
+
+# ---------------------------------------------------------------------------------- reading
+@dataclass
+class SweepData:
+    """A sweep file as the figures read it: provenance, summary columns, series on demand."""
+
+    path: Path
+    attrs: dict[str, str]
+    summary: dict[str, np.ndarray]
+    _series: dict[str, dict[str, FloatArray]] = field(default_factory=dict, repr=False)
+    _point_attrs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """Sweep name (root attribute ``name``, else the file stem)."""
+        return self.attrs.get("name") or self.path.stem
+
+    @property
+    def swept(self) -> tuple[str, ...]:
+        """Names of the swept parameters, in config order."""
+        try:
+            return tuple(json.loads(self.attrs.get("swept", "[]")))
+        except json.JSONDecodeError:
+            return ()
+
+    def column(self, name: str) -> np.ndarray:
+        """A /summary column (NaN-filled floats if the file lacks it)."""
+        if name in self.summary:
+            return self.summary[name]
+        return np.full(len(self.summary.get("key", ())), np.nan)
+
+    def rows(self, sort_by: str | Sequence[str] | None = None, **equal: Any) -> NDArray[np.intp]:
+        """Indices of the complete rows whose columns equal ``equal``, sorted by ``sort_by``."""
+        if not self.summary:
+            return np.array([], dtype=np.intp)
+        mask = self.column("status") == "complete"
+        for name, value in equal.items():
+            mask &= self.column(name) == value
+        idx = np.flatnonzero(mask)
+        if sort_by is not None:
+            keys = [sort_by] if isinstance(sort_by, str) else list(sort_by)
+            order = np.lexsort([self.column(k)[idx] for k in reversed(keys)])
+            idx = idx[order]
+        return idx
+
+    def has_microscopic(self) -> bool:
+        """Whether any complete row carries microscopic results (method other than 'effective')."""
+        rows = self.rows()
+        return bool(rows.size) and bool(np.isfinite(self.column("E_ss_mic")[rows].astype(float)).any())
+
+    def series(self, row: int, name: str) -> FloatArray:
+        """Time series ``name`` of the point in summary row ``row``."""
+        key = str(self.column("key")[row])
+        cache = self._series.setdefault(key, {})
+        if name not in cache:
+            attrs, arrays = read_point(self.path, key, [name])
+            if name not in arrays:
+                raise KeyError(f"{self.path}: point {key} has no dataset {name!r}")
+            cache[name] = arrays[name]
+            self._point_attrs[key] = attrs
+        return cache[name]
+
+    def point_attr(self, row: int, name: str) -> Any:
+        """Attribute ``name`` of the point in summary row ``row`` (e.g. ``epsilon``)."""
+        key = str(self.column("key")[row])
+        if key not in self._point_attrs:
+            self._point_attrs[key], _ = read_point(self.path, key, [])
+        return self._point_attrs[key][name]
+
+    def steady(self, row: int, quantity: str) -> float:
+        """Effective steady-state ``sigma`` or ``ergotropy`` of a row.
+
+        A /summary column ``<quantity>_ss_eff`` (the steady state solved directly) is used when the
+        file has one; otherwise the last sample of the time series, which equals the steady state
+        once the grid covers the charging (configs/paper/vs_n.yaml, t_end = 3 tau_eff: sigma within
+        2e-9 and ergotropy/energy within 4e-9 of Eq. 13, 16 for N = 1..2000).
+        """
+        column = f"{quantity}_ss_eff"
+        if column in self.summary:
+            return float(self.summary[column][row])
+        return float(self.series(row, f"{quantity}_eff")[-1])
+
+
+def load(path: Path | str) -> SweepData:
+    """Read the provenance and /summary of a sweep file (``microsim.storage.read_summary``)."""
+    attrs, summary = read_summary(path)
+    return SweepData(Path(path), attrs, summary)
+
+
+def _as_data(source: SweepData | Path | str) -> SweepData:
+    return source if isinstance(source, SweepData) else load(source)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _unique(values: np.ndarray) -> list[Any]:
+    out: list[Any] = []
+    for v in values.tolist():
+        if not any(v == u or (isinstance(v, float) and isinstance(u, float)
+                              and math.isclose(v, u, rel_tol=1e-9)) for u in out):
+            out.append(v)
+    return out
+
+
+def single_value(data: SweepData, rows: NDArray[np.intp], name: str) -> Any:
+    """The common value of a column over ``rows``, or None if it varies."""
+    values = _unique(data.column(name)[rows])
+    return values[0] if len(values) == 1 else None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.3g}"
+    return str(value)
+
+
+def _title(data: SweepData, rows: NDArray[np.intp], what: str,
+           names: Sequence[str] = ("beta_e_w0", "gamma_e")) -> str:
+    """'what' and the parameters held fixed over ``rows`` (sweep name and method last)."""
+    parts = []
+    for name in names:
+        value = single_value(data, rows, name)
+        if value is None:
+            continue
+        if name in ("gamma_e", "g"):
+            w0 = single_value(data, rows, "w0") or 1.0
+            value = float(value) / float(w0)
+        parts.append(f"${TITLE_SYMBOLS.get(name, name)} = {_fmt(value)}$")
+    method = single_value(data, rows, "method")
+    source = "Eq. 8" if method == "effective" else f"{method} vs Eq. 8"
+    return f"{what}\n{', '.join(parts)}  [{data.name}, {source}]"
+
+
+def effective_point(data: SweepData, rows: NDArray[np.intp]) -> tuple[float, float, float] | None:
+    """(beta_e w0, Gamma_e, w0) shared by ``rows``, or None if they differ or are not inverted."""
+    x, gamma_e, w0 = (single_value(data, rows, k) for k in ("beta_e_w0", "gamma_e", "w0"))
+    if x is None or gamma_e is None or w0 is None or not float(x) < 0:
+        return None
+    return float(x), float(gamma_e), float(w0)
+
+
+def _dense_n(n: FloatArray, count: int = 200) -> FloatArray:
+    """Integers log-spaced over the range of n, for closed-form curves."""
+    return np.unique(np.round(np.geomspace(max(n.min(), 1), n.max(), count)))
+
+
+def _epsilon(data: SweepData, rows: NDArray[np.intp]) -> float:
+    eps = {float(data.point_attr(int(r), "epsilon")) for r in rows}
+    if len(eps) != 1:
+        raise ValueError(f"{data.path}: the rows use different tau thresholds epsilon {sorted(eps)}")
+    return eps.pop()
+
+
+def _plot(ax: Axes, x: Any, y: Any, gid: str, **kw: Any) -> None:
+    (line,) = ax.plot(np.asarray(x, dtype=float), np.asarray(y, dtype=float), **kw)
+    line.set_gid(gid)
+
+
+def _protocols(data: SweepData, rows: NDArray[np.intp]) -> list[str]:
+    present = set(data.column("protocol")[rows].tolist())
+    return [p for p in ("collective", "individual") if p in present]
+
+
+MARKERS = {"collective": "o", "individual": "s"}
+COLORS = {"collective": "C0", "individual": "C1"}
+
+
+def loglog_slope(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArray,
+                 x_max: float | None = None) -> tuple[float, float, float]:
+    """Least-squares slope of log y against log x over the points with x <= x_max.
+
+    Used for the error law of adiabatic elimination, eps ~ kappa^2 (Eq. 7-8). Points with
+    non-positive or non-finite values are left out; if fewer than two remain below x_max, the two
+    smallest x are used. Returns (slope, x_lo, x_hi), the range actually fitted.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[ok], y[ok]
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if x.size < 2:
+        raise ValueError(f"a slope needs at least two positive points, got {x.size}")
+    use = x <= x_max if x_max is not None else np.ones(x.size, dtype=bool)
+    if use.sum() < 2:
+        use = np.arange(x.size) < 2
+    slope = np.polyfit(np.log(x[use]), np.log(y[use]), 1)[0]
+    return float(slope), float(x[use][0]), float(x[use][-1])
+
+
+# ---------------------------------------------------------------------------------- Fig. 2(a, b)
+def fig2ab_charging(source: SweepData | Path | str) -> Figure:
+    """Fig. 2(a, b): <H_B>(t)/(N w0) and sigma(t)/w0 of every point, with the steady-state lines.
+
+    Effective solution of Eq. 8 (solid); microscopic (dashed) where the file has it. Steady-state
+    lines: collective N e_N (Eq. 14) and sigma_N of Eq. 13; individual (Eq. 6) the single-battery
+    values, energies N e_1 and fluctuation sqrt(N) sigma_1.
+    """
+    data = _as_data(source)
+    rows = data.rows(sort_by=["protocol", *data.swept])
+    fig, (ax_e, ax_s) = _new_figure(2)
+    colors = _colors(len(rows))
+    for color, r in zip(colors, rows, strict=True):
+        r = int(r)
+        key = str(data.column("key")[r])
+        n, w0 = int(data.column("n_batteries")[r]), float(data.column("w0")[r])
+        t = data.series(r, "t") * w0
+        label = _row_label(data, r)
+        _plot(ax_e, t, data.series(r, "energy_eff") / (n * w0), f"energy_eff@{key}", color=color,
+              label=f"{label} (Eq. 8)")
+        _plot(ax_s, t, data.series(r, "sigma_eff") / w0, f"sigma_eff@{key}", color=color,
+              label=f"{label} (Eq. 8)")
+        if np.isfinite(data.column("E_ss_mic")[r]):
+            _plot(ax_e, t, data.series(r, "energy_mic") / (n * w0), f"energy_mic@{key}",
+                  color=color, ls="--", label=f"{label} (microscopic)")
+            _plot(ax_s, t, data.series(r, "sigma_mic") / w0, f"sigma_mic@{key}", color=color,
+                  ls="--", label=f"{label} (microscopic)")
+        x = float(data.column("beta_e_w0")[r])
+        if x < 0:
+            if data.column("protocol")[r] == "collective":
+                e_ss, s_ss = cf.capacity(n, x), cf.fluctuation(n, x, w0)
+            else:
+                e_ss, s_ss = cf.capacity(1, x), math.sqrt(n) * cf.fluctuation(1, x, w0)
+            ax_e.axhline(e_ss, color=color, ls=":", lw=1, gid=f"closed:e_ss@{key}",
+                         label=f"steady state, Eq. 13-14 ({e_ss:.4f})")
+            ax_s.axhline(s_ss / w0, color=color, ls=":", lw=1, gid=f"closed:sigma_ss@{key}",
+                         label=f"steady state, Eq. 13 ({s_ss / w0:.4f})")
+    for ax, ylabel, tag in ((ax_e, "energy", "(a)"), (ax_s, "sigma", "(b)")):
+        ax.set_xlabel(LABELS["time"])
+        ax.set_ylabel(LABELS[ylabel])
+        ax.set_title(tag, loc="left")
+        ax.legend(fontsize="small")
+    fig.suptitle(_title(data, rows, "Charging and fluctuation (Fig. 2(a, b))",
+                        ("n_batteries", "beta_e_w0", "gamma_e")))
+    return fig
+
+
+def _colors(n: int) -> list[Any]:
+    _matplotlib()
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+def _row_label(data: SweepData, row: int) -> str:
+    """The swept values of one row, e.g. 'collective, N = 10'."""
+    parts = []
+    for name in data.swept or ("protocol",):
+        value = data.column(name)[row]
+        if name == "protocol":
+            parts.append(str(value))
+        else:
+            parts.append(f"${TITLE_SYMBOLS.get(name, name)} = {_fmt(value)}$")
+    if "protocol" not in data.swept:
+        parts.insert(0, str(data.column("protocol")[row]))
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------- vs N
+def _vs_n_rows(data: SweepData) -> dict[str, NDArray[np.intp]]:
+    return {p: data.rows(sort_by="n_batteries", protocol=p)
+            for p in _protocols(data, data.rows())}
+
+
+def fig2cd_steady(source: SweepData | Path | str) -> Figure:
+    """Fig. 2(c, d): capacity e_N (Eq. 14) and fluctuation sigma_N (Eq. 13, limit Eq. 15) vs N.
+
+    Markers: the effective steady states of the file (e_N = E_ss_eff/(N w0)); lines: the closed
+    forms at the file's beta_e w0, the N -> infinity limits e_N -> 1 and (w0/2) csch(-x/2), and
+    the individual values e_1 and sqrt(N) sigma_1 (Eq. 6).
+    """
+    data = _as_data(source)
+    groups = _vs_n_rows(data)
+    every = data.rows()
+    point = effective_point(data, every)
+    fig, (ax_e, ax_s) = _new_figure(2)
+    for protocol, rows in groups.items():
+        n = data.column("n_batteries")[rows].astype(float)
+        w0 = data.column("w0")[rows].astype(float)
+        e_n = data.column("E_ss_eff")[rows] / (n * w0)
+        sigma = np.array([data.steady(int(r), "sigma") for r in rows]) / w0
+        style = {"ls": "none", "marker": MARKERS[protocol], "color": COLORS[protocol],
+                 "label": f"{protocol}, Eq. 8"}
+        _plot(ax_e, n, e_n, f"E_ss_eff/N:{protocol}", **style)
+        _plot(ax_s, n, sigma, f"sigma_ss_eff:{protocol}", **style)
+    if point is not None:
+        x, _, w0 = point
+        n_all = data.column("n_batteries")[every].astype(float)
+        dense = _dense_n(n_all)
+        if "collective" in groups:
+            _plot(ax_e, dense, [cf.capacity(int(k), x) for k in dense], "closed:capacity",
+                  color="k", lw=1, label=r"collective, Eq. 14")
+            _plot(ax_s, dense, [cf.fluctuation(int(k), x, w0) / w0 for k in dense],
+                  "closed:fluctuation", color="k", lw=1, label="collective, Eq. 13")
+            ax_e.axhline(1.0, color="0.5", ls=":", gid="closed:capacity_limit",
+                         label=r"$N\to\infty$: $e_N \to 1$")
+            limit = cf.fluctuation_limit(x, w0) / w0
+            ax_s.axhline(limit, color="0.5", ls=":", gid="closed:fluctuation_limit",
+                         label=rf"$N\to\infty$, Eq. 15: $\frac{{1}}{{2}}{{\rm csch}}(-x/2) = {limit:.4f}$")
+        ax_e.axhline(cf.capacity(1, x), color="C1", ls="--", lw=1, gid="closed:capacity_individual",
+                     label=rf"individual: $e_1 = {cf.capacity(1, x):.4f}$")
+        if "individual" in groups:
+            _plot(ax_s, dense, np.sqrt(dense) * cf.fluctuation(1, x, w0) / w0,
+                  "closed:fluctuation_individual", color="C1", ls="--", lw=1,
+                  label=r"individual: $\sqrt{N}\,\sigma_1$")
+            ax_s.set_yscale("log")
+    for ax, ylabel, tag in ((ax_e, "e_N", "(c)"), (ax_s, "sigma_N", "(d)")):
+        ax.set_xscale("log")
+        ax.set_xlabel(LABELS["N"])
+        ax.set_ylabel(LABELS[ylabel])
+        ax.set_title(tag, loc="left")
+        ax.legend(fontsize="small")
+    fig.suptitle(_title(data, every, "Steady-state capacity and fluctuation (Fig. 2(c, d))"))
+    return fig
+
+
+def ergotropy_ratio_collective(n: int, x: float, w0: float = 1.0) -> float:
+    """Ergotropy/energy of the collective steady state: 1 - w0 (1 - e^{-xN}/Z_N)/(N w0 e_N) (Eq. 14, 16)."""
+    return 1.0 - cf.passive_energy_collective(n, x, w0) / (n * w0 * cf.capacity(n, x))
+
+
+def fig3_ergotropy(source: SweepData | Path | str) -> Figure:
+    """Fig. 3: ergotropy/energy of the steady state vs N (Eq. 16).
+
+    Collective: 1 - w0 (1 - e^{-xN}/Z_N)/(N w0 e_N) -> 1; individual: 1 - e^{x} for every N.
+    """
+    data = _as_data(source)
+    groups = _vs_n_rows(data)
+    every = data.rows()
+    point = effective_point(data, every)
+    fig, (ax,) = _new_figure(1, width=6.0)
+    for protocol, rows in groups.items():
+        n = data.column("n_batteries")[rows].astype(float)
+        ratio = np.array([data.steady(int(r), "ergotropy") for r in rows]) / \
+            data.column("E_ss_eff")[rows]
+        _plot(ax, n, ratio, f"ergotropy_ss_eff/E_ss_eff:{protocol}", ls="none",
+              marker=MARKERS[protocol], color=COLORS[protocol], label=f"{protocol}, Eq. 8")
+    if point is not None:
+        x, _, w0 = point
+        dense = _dense_n(data.column("n_batteries")[every].astype(float))
+        if "collective" in groups:
+            closed = [ergotropy_ratio_collective(int(k), x, w0) for k in dense]
+            _plot(ax, dense, closed, "closed:ergotropy_ratio", color="k", lw=1,
+                  label="collective, Eq. 16")
+        individual = 1.0 - math.exp(x)
+        ax.axhline(individual, color="C1", ls="--", lw=1, gid="closed:ergotropy_ratio_individual",
+                   label=rf"individual: $1 - e^{{\beta_e w_0}} = {individual:.4f}$")
+    ax.set_xscale("log")
+    ax.set_xlabel(LABELS["N"])
+    ax.set_ylabel(LABELS["ergo_ratio"])
+    ax.legend(fontsize="small")
+    fig.suptitle(_title(data, every, "Ergotropy per energy of the steady state (Fig. 3)"))
+    return fig
+
+
+def tau_ratio_data(data: SweepData) -> tuple[FloatArray, FloatArray, float, float, NDArray[np.intp]]:
+    """N, tau_1/tau_N (tau_1 exact, Eq. 17 at N = 1), x and epsilon of the collective rows."""
+    rows = data.rows(sort_by="n_batteries", protocol="collective")
+    point = effective_point(data, rows)
+    if point is None:
+        raise ValueError(f"{data.path}: the collective rows need one beta_e_w0 < 0 and one gamma_e")
+    x, gamma_e, _ = point
+    eps = _epsilon(data, rows)
+    tau = data.column("tau_eff")[rows].astype(float)
+    ok = np.isfinite(tau)
+    rows = rows[ok]
+    n = data.column("n_batteries")[rows].astype(float)
+    return n, cf.charging_time_single(gamma_e, x, eps) / tau[ok], x, eps, rows
+
+
+def fig4_tau_ratio(source: SweepData | Path | str) -> Figure:
+    """Fig. 4: tau_1/tau_N vs N (Eq. 17) with the mean-field N/log N estimate (Eq. 18-20).
+
+    tau_N is the file's tau_eff; tau_1 = ln(1/eps)/(Gamma_e (1 + e^{-x})) exactly.
+    """
+    data = _as_data(source)
+    n, ratio, x, eps, rows = tau_ratio_data(data)
+    fig, (ax,) = _new_figure(1, width=6.0)
+    _plot(ax, n, ratio, "tau_1/tau_eff:collective", ls="none", marker="o",
+          label=r"collective, Eq. 8 ($\tau_1$ exact)")
+    dense = _dense_n(n)
+    _plot(ax, dense, [cf.charging_time_ratio_estimate(int(k), x, eps) for k in dense],
+          "closed:tau_ratio_estimate", color="k", lw=1, label=r"estimate $\propto N/\ln N$ (Eq. 18-20)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(LABELS["N"])
+    ax.set_ylabel(LABELS["tau_ratio"])
+    ax.legend(fontsize="small")
+    fig.suptitle(_title(data, rows, rf"Charging speed-up (Fig. 4), $\epsilon = {eps:g}$"))
+    return fig
+
+
+def fig5_tau_ratio_scaled(source: SweepData | Path | str) -> Figure:
+    """Fig. 5: (tau_1/tau_N)/(N/ln N) vs N for N >= 2, with the estimate of Eq. 18-20 scaled alike."""
+    data = _as_data(source)
+    n, ratio, x, eps, rows = tau_ratio_data(data)
+    keep = n >= 2
+    n, ratio = n[keep], ratio[keep]
+    fig, (ax,) = _new_figure(1, width=6.0)
+    scale = n / np.log(n)
+    _plot(ax, n, ratio / scale, "tau_1/tau_eff/(N/lnN):collective", ls="none", marker="o",
+          label="collective, Eq. 8")
+    dense = _dense_n(n)
+    dense = dense[dense >= 2]
+    _plot(ax, dense, [cf.charging_time_ratio_estimate(int(k), x, eps) * math.log(k) / k for k in dense],
+          "closed:tau_ratio_estimate_scaled", color="k", lw=1, label="estimate (Eq. 18-20)")
+    ax.set_xscale("log")
+    ax.set_xlabel(LABELS["N"])
+    ax.set_ylabel(LABELS["tau_scaled"])
+    ax.legend(fontsize="small")
+    fig.suptitle(_title(data, rows[keep], rf"Speed-up over $N/\ln N$ (Fig. 5), $\epsilon = {eps:g}$"))
+    return fig
+
+
+# ---------------------------------------------------------------------------------- microscopic
+def microscopic_curves(data: SweepData) -> dict[tuple[int, str], NDArray[np.intp]]:
+    """Microscopic rows grouped by (N, protocol), each sorted by kappa."""
+    out: dict[tuple[int, str], NDArray[np.intp]] = {}
+    for r in data.rows(sort_by=["protocol", "n_batteries", "kappa"]):
+        if not np.isfinite(data.column("E_ss_mic")[r]):
+            continue
+        group = (int(data.column("n_batteries")[r]), str(data.column("protocol")[r]))
+        out[group] = np.append(out.get(group, np.array([], dtype=np.intp)), r)
+    return out
+
+
+def _error_measures(data: SweepData) -> list[str]:
+    rows = data.rows()
+    measures = list(ERROR_MEASURES[:3])
+    eps_ss = data.column("eps_ss")[rows].astype(float)
+    if np.nanmax(np.abs(eps_ss), initial=0.0) > EPS_SS_ROUNDOFF:
+        measures.append("eps_ss")
+    return measures
+
+
+def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
+    """Error measures of the effective description vs kappa (Eq. 7) on log-log axes.
+
+    One curve per (N, protocol); the dotted guide is C kappa^2, the leading order of adiabatic
+    elimination, through the smallest-kappa point of the first curve. eps_ss gets a panel only if
+    it exceeds round-off (it vanishes exactly without a battery environment, physics.md §3).
+    """
+    data = _as_data(source)
+    curves = microscopic_curves(data)
+    measures = _error_measures(data)
+    fig, axes = _new_figure(len(measures), width=4.2)
+    colors = _colors(len(curves))
+    every = np.concatenate(list(curves.values())) if curves else np.array([], dtype=np.intp)
+    for ax, measure in zip(axes, measures, strict=True):
+        guide_anchor: tuple[float, float] | None = None
+        for color, ((n, protocol), rows) in zip(colors, curves.items(), strict=True):
+            kappa = data.column("kappa")[rows].astype(float)
+            value = data.column(measure)[rows].astype(float)
+            ok = np.isfinite(value) & (value > 0)
+            if not ok.any():
+                continue
+            _plot(ax, kappa[ok], value[ok], f"{measure}:{n}:{protocol}", color=color, marker="o",
+                  label=f"$N = {n}$, {protocol}")
+            if guide_anchor is None:
+                guide_anchor = (kappa[ok][0], value[ok][0])
+        if guide_anchor is not None:
+            k_all = data.column("kappa")[every].astype(float)
+            k = np.geomspace(k_all.min(), k_all.max(), 50)
+            _plot(ax, k, guide_anchor[1] * (k / guide_anchor[0]) ** 2, f"guide:kappa2:{measure}",
+                  color="0.4", ls=":", label=r"$\propto\kappa^2$")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(LABELS["kappa"])
+        ax.set_ylabel(LABELS[measure])
+        ax.legend(fontsize="small")
+    fig.suptitle(_title(data, every, "Effective (Eq. 8) vs microscopic: errors against the "
+                        r"time-scale separation $\kappa$ (Eq. 7)"))
+    return fig
+
+
+def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
+    """(N, protocol, rows) for the charging comparison: the group with most kappa values (ties:
+    largest N), at most MAX_CURVES kappa spread over its range."""
+    curves = microscopic_curves(data)
+    (n, protocol), rows = max(curves.items(), key=lambda item: (item[1].size, item[0][0]))
+    if rows.size > MAX_CURVES:
+        pick = np.unique(np.round(np.linspace(0, rows.size - 1, MAX_CURVES)).astype(int))
+        rows = rows[pick]
+    return n, protocol, rows
+
+
+def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
+    """Charging curves <H_B>(t)/(N w0), microscopic (solid) against Eq. 8 (dashed), for a few kappa
+    at one N, and their difference; its maximum over t is eps_traj (physics.md §3)."""
+    data = _as_data(source)
+    n, protocol, rows = mic_vs_eff_rows(data)
+    fig, (ax, ax_d) = _new_figure(2)
+    t_show = 0.0
+    for color, r in zip(_colors(rows.size), rows, strict=True):
+        r = int(r)
+        key = str(data.column("key")[r])
+        w0 = float(data.column("w0")[r])
+        t = data.series(r, "t") * w0
+        mic = data.series(r, "energy_mic") / (n * w0)
+        eff = data.series(r, "energy_eff") / (n * w0)
+        label = rf"$\kappa = {_fmt(float(data.column('kappa')[r]))}$"
+        _plot(ax, t, mic, f"energy_mic@{key}", color=color, label=f"{label}, microscopic")
+        _plot(ax, t, eff, f"energy_eff@{key}", color=color, ls="--", label=f"{label}, Eq. 8")
+        _plot(ax_d, t, mic - eff, f"energy_mic-energy_eff@{key}", color=color, label=label)
+        tau = float(data.column("tau_mic")[r]) * w0
+        t_show = max(t_show, 2.0 * tau if math.isfinite(tau) else t[-1])
+    for a in (ax, ax_d):
+        a.set_xlim(0.0, t_show)  # the grid runs to ~4 tau; the transient is in the first 2 tau
+    ax.set_ylabel(LABELS["energy"])
+    ax_d.set_ylabel(r"$(\langle H_B\rangle_{\rm mic} - \langle H_B\rangle_{\rm eff})/(N w_0)$")
+    ax_d.axhline(0.0, color="0.5", lw=0.8, gid="guide:zero")
+    for a in (ax, ax_d):
+        a.set_xlabel(LABELS["time"])
+        a.legend(fontsize="small")
+    fig.suptitle(_title(data, rows, f"Microscopic vs effective charging, $N = {n}$, {protocol}"))
+    return fig
+
+
+def tau_ratio_mic_eff_data(data: SweepData) -> dict[str, Any]:
+    rows = np.array([r for r in data.rows(sort_by="n_batteries", protocol="collective")
+                     if np.isfinite(data.column("E_ss_mic")[r])], dtype=np.intp)
+    n = data.column("n_batteries")[rows].astype(float)
+    out: dict[str, Any] = {"rows": rows, "n": n}
+    single = rows[n == 1]
+    for kind in ("mic", "eff"):
+        tau = data.column(f"tau_{kind}")[rows].astype(float)
+        if single.size:
+            tau_1 = float(data.column(f"tau_{kind}")[single[0]])
+            out["tau_1_source"] = "N = 1 row of the file"
+        else:
+            point = effective_point(data, rows)
+            if point is None:
+                raise ValueError(f"{data.path}: no N = 1 row and no common inverted beta_e_w0")
+            tau_1 = cf.charging_time_single(point[1], point[0], _epsilon(data, rows))
+            out["tau_1_source"] = "exact effective tau_1 (Eq. 17)"
+        out[kind] = tau_1 / tau
+    return out
+
+
+def fig_tau_ratio_mic_eff(source: SweepData | Path | str) -> Figure:
+    """tau_1/tau_N vs N (Eq. 17), microscopic and effective, at the file's fixed g or kappa.
+
+    tau_1 is each description's own N = 1 value when the file has it, else the exact effective tau_1.
+    With the sqrt(N) normalization of Eq. 5 at fixed g, kappa grows as sqrt(N) (Eq. 7).
+    """
+    data = _as_data(source)
+    d = tau_ratio_mic_eff_data(data)
+    fig, (ax,) = _new_figure(1, width=6.0)
+    _plot(ax, d["n"], d["mic"], "tau_1/tau_mic:collective", marker="o", label="microscopic")
+    _plot(ax, d["n"], d["eff"], "tau_1/tau_eff:collective", marker="s", ls="--", label="Eq. 8")
+    for n, y, kappa in zip(d["n"], d["mic"], data.column("kappa")[d["rows"]], strict=True):
+        ax.annotate(rf"$\kappa = {_fmt(float(kappa))}$", (n, y), textcoords="offset points",
+                    xytext=(6, 6), fontsize="small")
+    ax.margins(x=0.15, y=0.15)
+    ax.set_xlabel(LABELS["N"])
+    ax.set_ylabel(LABELS["tau_ratio"])
+    ax.legend(fontsize="small", title=rf"$\tau_1$: {d['tau_1_source']}", title_fontsize="small")
+    ax.set_xticks(d["n"])
+    fixed = "g" if single_value(data, d["rows"], "g") is not None else "kappa"
+    fig.suptitle(_title(data, d["rows"], f"Charging speed-up, microscopic vs effective, fixed {fixed}",
+                        ("beta_e_w0", "gamma_e", fixed)))
+    return fig
+
+
+# ---------------------------------------------------------------------------------- selection
+def _n_values(data: SweepData, **equal: Any) -> int:
+    return len(_unique(data.column("n_batteries")[data.rows(**equal)]))
+
+
+def _supports_fig2ab(data: SweepData) -> bool:
+    return 0 < data.rows().size <= 12 and _n_values(data) == 1 and not (
+        data.has_microscopic() and any(k in data.swept for k in KAPPA_AXES))
+
+
+def _supports_vs_n(data: SweepData) -> bool:
+    return ("n_batteries" in data.swept and not data.has_microscopic()
+            and _n_values(data, protocol="collective") >= 2
+            and effective_point(data, data.rows()) is not None)
+
+
+def _supports_fig4(data: SweepData) -> bool:
+    if not _supports_vs_n(data):
+        return False
+    return int(np.isfinite(data.column("tau_eff")[data.rows(protocol="collective")]).sum()) >= 2
+
+
+def _supports_fig5(data: SweepData) -> bool:
+    rows = data.rows(protocol="collective")
+    ok = np.isfinite(data.column("tau_eff")[rows]) & (data.column("n_batteries")[rows] >= 2)
+    return _supports_vs_n(data) and int(ok.sum()) >= 2
+
+
+def _supports_kappa(data: SweepData) -> bool:
+    if not data.has_microscopic() or not any(k in data.swept for k in KAPPA_AXES):
+        return False
+    return any(rows.size >= 2 for rows in microscopic_curves(data).values())
+
+
+def _supports_tau_ratio_mic_eff(data: SweepData) -> bool:
+    if not data.has_microscopic() or "n_batteries" not in data.swept:
+        return False
+    if any(k in data.swept for k in KAPPA_AXES):
+        return False
+    rows = data.rows(protocol="collective")
+    return len(_unique(data.column("n_batteries")[rows])) >= 2
+
+
+#: Figure id -> (does the file support it, how to draw it), in the order they are rendered.
+FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path | str], Figure]]] = {
+    "fig2ab": (_supports_fig2ab, fig2ab_charging),
+    "fig2cd": (_supports_vs_n, fig2cd_steady),
+    "fig3": (_supports_vs_n, fig3_ergotropy),
+    "fig4": (_supports_fig4, fig4_tau_ratio),
+    "fig5": (_supports_fig5, fig5_tau_ratio_scaled),
+    "errors": (_supports_kappa, fig_errors_vs_kappa),
+    "mic_vs_eff": (_supports_kappa, fig_mic_vs_eff),
+    "tau_ratio_mic_eff": (_supports_tau_ratio_mic_eff, fig_tau_ratio_mic_eff),
+}
+
+
+def supported_figures(source: SweepData | Path | str) -> list[str]:
+    """Ids of the figures (keys of FIGURES) that a sweep file supports."""
+    data = _as_data(source)
+    return [fig_id for fig_id, (supports, _) in FIGURES.items() if supports(data)]
+
+
+def render(path: Path | str, out_dir: Path | str, only: Iterable[str] | None = None,
+           formats: Sequence[str] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
+    """Write every figure the sweep file supports (or those in ``only``) as ``<name>_<id>.<fmt>``.
+
+    Returns the written paths, PNG before PDF for each figure. Raises PlotDependencyError without
+    matplotlib, ValueError for a figure id that does not exist or that the file does not support.
+    """
+    data = load(path)
+    out_dir = Path(out_dir)
+    available = supported_figures(data)
+    if only is None:
+        wanted = available
+    else:
+        wanted = list(only)
+        for fig_id in wanted:
+            if fig_id not in FIGURES:
+                raise ValueError(f"figure must be one of {', '.join(FIGURES)}, got {fig_id!r}")
+            if fig_id not in available:
+                raise ValueError(f"{path}: does not support figure {fig_id!r} (supports: "
+                                 f"{', '.join(available) or 'none'})")
+    if wanted:
+        _matplotlib()
+        out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fig_id in wanted:
+        fig = FIGURES[fig_id][1](data)
+        for fmt in formats:
+            target = out_dir / f"{data.name}_{fig_id}.{fmt}"
+            fig.savefig(target, dpi=dpi)
+            written.append(target)
+    return written
