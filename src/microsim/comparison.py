@@ -109,19 +109,24 @@ def _not_computed_ss(like: SteadyState) -> SteadyState:
 
 
 def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
-    """tau of Eq. 17 for the effective description (Eq. 8), on a grid fine enough for 1e-6 accuracy.
+    """tau of Eq. 17 for the effective description (Eq. 8), to about 1e-6 relative.
 
     Starts from five single-battery charging times, ln(1/eps)/(Gamma_e (1 + e^{-beta_e w0}))
-    (Eq. 17 at N = 1), an upper bound of tau_N, and doubles the horizon until tau is reached.
+    (Eq. 17 at N = 1), an upper bound of tau_N, and doubles the horizon until tau is reached;
+    tau_N << tau_1 at large N, so a second grid over [0, 1.5 tau] resolves it.
     """
     q = p.pair() if p.protocol == "individual" else p
+    energy_ss = effective_steady_state(q).energy
+
+    def tau_on(horizon: float) -> float:
+        t = np.linspace(0.0, horizon, 4001)
+        return charging_time(t, evolve_effective(q, t).energy, energy_ss, epsilon)
+
     horizon = 5.0 * math.log(1.0 / epsilon) / (q.gamma_e * (1.0 + math.exp(-q.beta_e_w0)))
     for _ in range(20):
-        t = np.linspace(0.0, horizon, 4001)
-        tau = charging_time(t, evolve_effective(q, t).energy, effective_steady_state(q).energy,
-                            epsilon)
+        tau = tau_on(horizon)
         if math.isfinite(tau):
-            return tau
+            return tau_on(1.5 * tau) if tau < 0.5 * horizon else tau
         horizon *= 2.0
     raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss")
 
