@@ -203,6 +203,10 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
         "method": c.method,
         "derived": c.params.derived(),
         "figures": {k: _json_value(float(c.figures[k])) for k in FIGURES},
+        "thermodynamics": {
+            side: {k: _json_value(float(v)) for k, v in thermo.figures.items()}
+            for side, thermo in (("mic", c.thermo_mic), ("eff", c.thermo_eff)) if thermo
+        },
         **{k: [_json_value(float(x)) for x in np.asarray(v)] for k, v in arrays.items()},
     }
 
@@ -225,6 +229,16 @@ def comparison_table(c: Comparison) -> str:
     lines.append("errors (effective vs microscopic):")
     for k in ("eps_traj", "eps_ss", "eps_tau", "D_max"):
         lines.append(f"  {k:<14}{c.figures[k]:>14.3e}")
+    if c.thermo_mic is not None and c.thermo_eff is not None:
+        tm, te = c.thermo_mic.figures, c.thermo_eff.figures
+        lines.append("thermodynamics (at tau | at the end of the grid):")
+        for label, key in (("Q_h", "heat_h"), ("Q_c", "heat_c"), ("efficiency", "efficiency"),
+                           ("eff. (ergotropy)", "efficiency_ergotropy")):
+            lines.append(f"  {label:<18}{tm[key + '_tau']:>12.5g} |{tm[key + '_end']:>12.5g}"
+                         f"   (Eq. 8 implies {te[key + '_tau']:.5g})")
+        lines.append(f"  {'Sigma(end)':<18}{tm['entropy_production_end']:>12.5g}")
+        lines.append(f"  Scovil-Schulz-DuBois w0/wh = {tm['efficiency_ssd']:.5g}, "
+                     f"Carnot 1 - beta_h/beta_c = {tm['efficiency_carnot']:.5g}")
     return "\n".join(lines)
 
 

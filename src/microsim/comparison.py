@@ -25,6 +25,7 @@ from microsim.solvers.effective import evolve as evolve_effective
 from microsim.solvers.effective import steady_state as effective_steady_state
 from microsim.solvers.linear import SolverOptions
 from microsim.solvers.result import SteadyState, Trajectory
+from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynamics_effective
 
 __all__ = [
     "FIGURES",
@@ -59,6 +60,8 @@ class Comparison:
     eff_ss: SteadyState
     trace_distance: FloatArray
     figures: dict[str, float] = field(default_factory=dict)
+    thermo_mic: Thermodynamics | None = None
+    thermo_eff: Thermodynamics | None = None
 
 
 def _individual(pair: Trajectory, n: int, w0: float) -> Trajectory:
@@ -71,6 +74,7 @@ def _individual(pair: Trajectory, n: int, w0: float) -> Trajectory:
         ergotropy=ergotropy_product(pair.battery_populations[:, 1], n, w0),
         engine_populations=pair.engine_populations,
         checks=pair.checks,
+        entropy=None if pair.entropy is None else n * pair.entropy,
     )
 
 
@@ -189,4 +193,8 @@ def compare(
         "eps_tau": abs(tau_mic - tau_eff) / tau_eff,
         "D_max": float(np.max(distance)),
     }
-    return Comparison(p, method, mic, eff, mic_ss, eff_ss, distance, figures)
+    thermo_mic = thermodynamics(p, t, mic.energy, mic.ergotropy, mic.engine_populations,
+                                mic.battery_populations, mic.entropy, tau_mic)
+    thermo_eff = thermodynamics_effective(p, t, eff.energy, eff.ergotropy, tau_eff)
+    return Comparison(p, method, mic, eff, mic_ss, eff_ss, distance, figures, thermo_mic,
+                      thermo_eff)

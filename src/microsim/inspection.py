@@ -13,6 +13,10 @@ from microsim.comparison import FIGURES
 
 __all__ = ["PROVENANCE_KEYS", "ordered_rows", "summary_csv", "summary_json", "summary_text"]
 
+#: Thermodynamic columns in the text table (schema 1.1; absent from 1.0 files and then skipped).
+THERMO_COLUMNS = ("heat_h_tau", "efficiency_tau", "efficiency_ergotropy_tau", "efficiency_ssd",
+                  "efficiency_carnot", "entropy_production_end")
+
 PROVENANCE_KEYS = (
     "name", "schema_version", "microsim_version", "git_commit", "git_dirty", "created", "updated",
     "host", "config_path", "config_digest", "swept", "qutip_version", "numpy_version",
@@ -42,7 +46,7 @@ def _table_columns(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> lis
     swept = [k for k in _swept(attrs) if k in columns]
     derived = [k for k in ("beta_e_w0", "gamma_e", "kappa") if k not in swept]
     return [*swept, *derived, "n_batteries" if "n_batteries" not in swept else "", *FIGURES,
-            "wall_time", "status"]
+            *THERMO_COLUMNS, "wall_time", "status"]
 
 
 def _fmt(x: object) -> str:

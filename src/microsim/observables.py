@@ -21,6 +21,7 @@ __all__ = [
     "ergotropy_dicke",
     "ergotropy_product",
     "passive_energy",
+    "shannon",
     "trace_distance_diagonal",
     "trace_distance_product",
 ]
@@ -80,6 +81,14 @@ def ergotropy_product(excited: FloatArray, n_batteries: int, w0: float) -> Float
     """
     q = np.asarray(excited, dtype=float)
     return n_batteries * w0 * np.clip(2.0 * q - 1.0, 0.0, None)
+
+
+def shannon(probabilities: FloatArray) -> FloatArray:
+    """-sum p ln p over the last axis (0 ln 0 = 0; tiny negative round-off is ignored)."""
+    q = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(q > 0, -q * np.log(q), 0.0)
+    return terms.sum(axis=-1)
 
 
 def trace_distance_diagonal(p: FloatArray, q: FloatArray) -> FloatArray:

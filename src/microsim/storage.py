@@ -24,10 +24,9 @@ import h5py
 import numpy as np
 
 from microsim import __version__
-from microsim.comparison import FIGURES
 from microsim.config import SweepConfig
 from microsim.params import ModelParams
-from microsim.sweep import PointResult
+from microsim.sweep import SUMMARY_FIGURES, PointResult
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,7 +37,7 @@ __all__ = [
     "read_summary",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: thermodynamics (heats, efficiencies, entropy production)
 PARAM_NAMES: tuple[str, ...] = tuple(ModelParams().as_dict())
 DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa")
 UNITS = {
@@ -50,6 +49,16 @@ UNITS = {
     "trace_distance": "dimensionless, in [0, 1]",
     "battery_populations_mic": "probability; columns m = 0..N (individual: one battery, 0..1)",
     "battery_populations_eff": "probability; columns m = 0..N (individual: one battery, 0..1)",
+    "heat_current_h": "energy/time; J_h = Tr[H_0 D_h rho], > 0 when the hot bath gives energy",
+    "heat_current_c": "energy/time; J_c = Tr[H_0 D_c rho]",
+    "heat_current_env": "energy/time; from the battery environment",
+    "heat_h": "energy; Q_h(t), integrated from 0", "heat_c": "energy; Q_c(t)",
+    "heat_env": "energy; Q_env(t)",
+    "battery_power_mic": "energy/time; d<H_B>/dt", "battery_power_eff": "energy/time; d<H_B>/dt",
+    "heat_h_eff": "energy; (w_h/w0) Delta E_eff, the heat Eq. 8 implies",
+    "heat_c_eff": "energy; -(w_c/w0) Delta E_eff",
+    "entropy_production": "dimensionless (k_B = 1); Delta S - beta_h Q_h - beta_c Q_c - beta Q_env",
+    "entropy_production_marginal": "dimensionless; with the correlation-free entropy, >= Sigma",
 }
 
 
@@ -235,7 +244,7 @@ def _write_point(group: h5py.Group, r: PointResult) -> None:
         attrs[k] = v
     for k, v in r.checks.items():
         attrs[f"check_{k}"] = v
-    for k in FIGURES:
+    for k in SUMMARY_FIGURES:
         attrs[k] = r.figures.get(k, np.nan)
     for k, v in r.arrays.items():
         ds = group.create_dataset(k, data=np.asarray(v, dtype=float))
@@ -252,7 +261,7 @@ def _write_summary(f: h5py.File) -> None:
     summary.attrs["rows"] = len(keys)
     summary.create_dataset("key", data=np.array(keys, dtype=h5py.string_dtype()))
     summary.create_dataset("index", data=[int(points[k].attrs["index"]) for k in keys])
-    columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES, *FIGURES, "wall_time")
+    columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES, *SUMMARY_FIGURES, "wall_time")
     for name in columns:
         values = [points[k].attrs.get(name, np.nan) for k in keys]
         if any(isinstance(v, str) for v in values):

@@ -27,8 +27,16 @@ from microsim.config import ParallelSpec, SolverSpec, SweepConfig, TimeSpec, par
 from microsim.params import ModelParams
 from microsim.solvers import resolve_method
 from microsim.solvers.linear import SolverOptions
+from microsim.thermodynamics import THERMO_FIGURES
+
+#: Thermodynamic figures of the effective description stored with the suffix _eff.
+EFFECTIVE_THERMO: tuple[str, ...] = ("heat_h_tau", "efficiency_tau", "heat_h_end", "efficiency_end")
+#: Every scalar of a point, in the order of the HDF5 summary columns.
+SUMMARY_FIGURES: tuple[str, ...] = (*FIGURES, *THERMO_FIGURES,
+                                    *(f"{k}_eff" for k in EFFECTIVE_THERMO))
 
 __all__ = [
+    "SUMMARY_FIGURES",
     "PointResult",
     "PointTask",
     "Progress",
@@ -148,7 +156,10 @@ def run_point(task: PointTask) -> PointResult:
         t = _grid(p, task.time)
         c = compare(p, t, task.solver.method, options, task.time.epsilon)
         engine = c.mic.engine_populations
+        tm, te = c.thermo_mic, c.thermo_eff
         result.figures = {k: float(c.figures[k]) for k in FIGURES}
+        result.figures.update({k: float(tm.figures[k]) for k in THERMO_FIGURES})
+        result.figures.update({f"{k}_eff": float(te.figures[k]) for k in EFFECTIVE_THERMO})
         result.arrays = {
             "t": t,
             "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
@@ -158,6 +169,13 @@ def run_point(task: PointTask) -> PointResult:
             "trace_distance": c.trace_distance,
             "battery_populations_mic": c.mic.battery_populations,
             "battery_populations_eff": c.eff.battery_populations,
+            "heat_current_h": tm.heat_current_h, "heat_current_c": tm.heat_current_c,
+            "heat_current_env": tm.heat_current_env,
+            "heat_h": tm.heat_h, "heat_c": tm.heat_c, "heat_env": tm.heat_env,
+            "battery_power_mic": tm.power, "battery_power_eff": te.power,
+            "heat_h_eff": te.heat_h, "heat_c_eff": te.heat_c,
+            "entropy_production": tm.entropy_production,
+            "entropy_production_marginal": tm.entropy_production_marginal,
         }
         result.checks = {f"{k}_{side}": v for side, traj in (("mic", c.mic), ("eff", c.eff))
                          for k, v in traj.checks.items()}

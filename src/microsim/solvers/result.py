@@ -21,6 +21,8 @@ class Trajectory:
     ``checks`` are the state's worst deviations along the run, before any clipping:
     ``trace_error`` = max_t |tr rho - 1|, ``hermiticity_error`` = max_t max |rho - rho^dag|,
     ``min_eigenvalue`` = min_t of the smallest eigenvalue (or population) of the state.
+    ``entropy`` is the von Neumann entropy of the whole state (engines and batteries) where the
+    solver has the whole spectrum (full tensor space), else None.
     """
 
     t: FloatArray
@@ -30,6 +32,7 @@ class Trajectory:
     ergotropy: FloatArray
     engine_populations: FloatArray | None = None
     checks: dict[str, float] = field(default_factory=dict)
+    entropy: FloatArray | None = None
 
     def __post_init__(self) -> None:
         n_t = np.shape(self.t)[0]
