@@ -19,7 +19,13 @@ from typing import Any, NoReturn
 import numpy as np
 
 from microsim import __version__
-from microsim.comparison import FIGURES, Comparison, compare, default_time_grid
+from microsim.comparison import (
+    FIGURES,
+    Comparison,
+    compare,
+    compare_until_charged,
+    default_time_grid,
+)
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 from microsim.resources import ResourceError
 from microsim.solvers import METHODS
@@ -250,8 +256,11 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--t-end must be > 0, got {args.t_end}")
         if not 0 < args.epsilon < 1:
             raise ValueError(f"--epsilon must be in (0, 1), got {args.epsilon}")
-        t = default_time_grid(p, args.t_end, args.points, args.epsilon)
-        result = compare(p, t, args.method, options, args.epsilon)
+        if args.t_end is None:
+            result = compare_until_charged(p, args.points, args.method, options, args.epsilon)
+        else:
+            t = default_time_grid(p, args.t_end, args.points, args.epsilon)
+            result = compare(p, t, args.method, options, args.epsilon)
     except (ValueError, ResourceError, IntegrationError) as exc:
         _fail(str(exc))
     if args.json:

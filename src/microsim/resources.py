@@ -61,6 +61,6 @@ def check_memory(method: str, needed: int, p: ModelParams) -> None:
     if needed > limit:
         raise ResourceError(
             f"the {method} solver needs about {needed / 2**30:.1f} GiB for N = {p.n_batteries}, "
-            f"M = {p.n_engines}, more than the {limit / 2**30:.1f} GiB available; use the effective "
-            "solver (Eq. 8) or fewer batteries"
+            f"M = {p.n_engines}, more than the {limit / 2**30:.1f} GiB available; use the "
+            "symmetric solver (collective protocol), the effective one (Eq. 8) or fewer batteries"
         )

@@ -22,7 +22,12 @@ from typing import Any, TextIO
 import numpy as np
 from joblib import Parallel, delayed
 
-from microsim.comparison import FIGURES, compare, default_time_grid, effective_charging_time
+from microsim.comparison import (
+    FIGURES,
+    compare,
+    compare_until_charged,
+    effective_charging_time,
+)
 from microsim.config import ParallelSpec, SolverSpec, SweepConfig, TimeSpec, params_from_values
 from microsim.params import ModelParams
 from microsim.solvers import resolve_method
@@ -105,7 +110,7 @@ def _grid(p: ModelParams, spec: TimeSpec) -> np.ndarray:
     if spec.t_end_tau is not None:
         return np.linspace(0.0, spec.t_end_tau * effective_charging_time(p, spec.epsilon),
                            spec.points)
-    return default_time_grid(p, spec.t_end, spec.points, spec.epsilon)
+    return np.linspace(0.0, spec.t_end, spec.points)
 
 
 def guard_tolerance(rtol: float) -> float:
@@ -153,8 +158,12 @@ def run_point(task: PointTask) -> PointResult:
         result.method = resolve_method(task.solver.method, p)
         options = SolverOptions(rtol=task.solver.rtol, atol=task.solver.atol,
                                 method=task.solver.integrator)
-        t = _grid(p, task.time)
-        c = compare(p, t, task.solver.method, options, task.time.epsilon)
+        spec = task.time
+        if spec.t_end is None and spec.t_end_tau is None:
+            c = compare_until_charged(p, spec.points, task.solver.method, options, spec.epsilon)
+        else:
+            c = compare(p, _grid(p, spec), task.solver.method, options, spec.epsilon)
+        t = c.mic.t
         engine = c.mic.engine_populations
         tm, te = c.thermo_mic, c.thermo_eff
         result.figures = {k: float(c.figures[k]) for k in FIGURES}

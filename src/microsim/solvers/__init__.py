@@ -2,6 +2,7 @@
 ``steady_state`` with the same signature (the individual protocol is composed in comparison.py).
 
 * ``full``: the microscopic model on the full tensor space (reference, N + M small);
+* ``symmetric``: the exact permutation-symmetric form of the collective problem (N, M up to ~40);
 * ``effective``: the birth-death form of Eq. 8 (any N).
 """
 
@@ -10,15 +11,15 @@ from __future__ import annotations
 from types import ModuleType
 
 from microsim.params import ModelParams
-from microsim.solvers import effective, full
+from microsim.solvers import effective, full, symmetric
 
 __all__ = ["METHODS", "SOLVERS", "memory_estimate", "resolve_method"]
 
-SOLVERS: dict[str, ModuleType] = {"full": full, "effective": effective}
+SOLVERS: dict[str, ModuleType] = {"full": full, "symmetric": symmetric, "effective": effective}
 
 #: Methods a user can ask for: a microscopic solver, 'auto', or 'effective' (Eq. 8 alone, for
 #: N beyond any microscopic solver; the microscopic columns are then NaN).
-METHODS: tuple[str, ...] = ("auto", "full", "effective")
+METHODS: tuple[str, ...] = ("auto", "full", "symmetric", "effective")
 
 
 def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
@@ -30,11 +31,17 @@ def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
     resolved = resolve_method(method, p)
     if resolved == "full":
         need["full"] = max(full_solver_bytes(q, points), full_steady_state_bytes(q))
+    elif resolved == "symmetric":
+        need["symmetric"] = symmetric.symmetric_solver_bytes(q)
     return need
 
 
 def resolve_method(method: str, p: ModelParams) -> str:
-    """The microscopic solver that ``method`` means for this point ('auto' picks the best one)."""
+    """The microscopic solver that ``method`` means for this point.
+
+    'auto' takes the symmetric solver, exact and far cheaper, for every problem it covers: the
+    collective protocol and the pair of the individual one (a collective N = M = 1 problem).
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    return "full" if method == "auto" else method
+    return "symmetric" if method == "auto" else method
