@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import pytest
 
+from microsim import comparison
 from microsim import sweep as sweep_module
 from microsim.cli import main
 from microsim.storage import read_summary
@@ -133,7 +134,7 @@ def test_failed_summary_reports_reasons(tmp_path, capsys, monkeypatch):
     def boom(*args, **kw):
         raise ArithmeticError("overflow in the rates")
 
-    monkeypatch.setattr(sweep_module, "compare", boom)
+    monkeypatch.setattr(comparison, "compare", boom)
     assert main(["sweep", str(config), "--output", str(tmp_path / "f.h5")]) == 0
     out = capsys.readouterr().out
     assert "0 complete, 6 failed" in out

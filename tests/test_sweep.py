@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from microsim import sweep as sweep_module
+from microsim import comparison
 from microsim.cli import main
 from microsim.config import load_config
 from microsim.storage import SCHEMA_VERSION, StorageError, SweepStore, read_summary
@@ -93,7 +93,7 @@ def test_rerun_skips_complete_points(tmp_path, capsys, monkeypatch):
     config, out = _config(tmp_path), tmp_path / "r.h5"
     _sweep(config, out)
     calls = []
-    monkeypatch.setattr(sweep_module, "compare", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(comparison, "compare", lambda *a, **k: calls.append(a))
     assert _sweep(config, out) == 0
     assert calls == []
     assert "3 already stored, 0 to compute" in capsys.readouterr().out
@@ -101,20 +101,20 @@ def test_rerun_skips_complete_points(tmp_path, capsys, monkeypatch):
 
 def test_failed_points_are_kept_and_retried(tmp_path, capsys, monkeypatch):
     config, out = _config(tmp_path), tmp_path / "r.h5"
-    real = sweep_module.compare
+    real = comparison.compare
 
     def flaky(p, *args, **kw):
         if p.kappa > 0.05:
             raise FloatingPointError("solver diverged")
         return real(p, *args, **kw)
 
-    monkeypatch.setattr(sweep_module, "compare", flaky)
+    monkeypatch.setattr(comparison, "compare", flaky)
     assert _sweep(config, out) == 0
     _, columns = read_summary(out)
     assert list(columns["status"]) == ["complete", "complete", "failed"]
     assert "FloatingPointError: solver diverged" in h5py.File(out)["points"][
         columns["key"][2]].attrs["reason"]
-    monkeypatch.setattr(sweep_module, "compare", real)
+    monkeypatch.setattr(comparison, "compare", real)
     _sweep(config, out)  # failed points are not retried by default
     assert list(read_summary(out)[1]["status"]) == ["complete", "complete", "failed"]
     _sweep(config, out, "--retry-failed")
@@ -199,14 +199,14 @@ def test_numerical_guard_fails_a_point_that_breaks_positivity():
 def test_guarded_point_is_stored_failed(tmp_path, monkeypatch, capsys):
     import dataclasses
 
-    real = sweep_module.compare
+    real = comparison.compare
 
     def leaky(*args, **kw):
         c = real(*args, **kw)
         broken = dataclasses.replace(c.mic, checks={**c.mic.checks, "min_eigenvalue": -0.01})
         return dataclasses.replace(c, mic=broken)
 
-    monkeypatch.setattr(sweep_module, "compare", leaky)
+    monkeypatch.setattr(comparison, "compare", leaky)
     out = tmp_path / "r.h5"
     _sweep(_config(tmp_path, kappas=1), out)
     _, columns = read_summary(out)
