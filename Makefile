@@ -37,6 +37,9 @@ figures: $(STAMP)  ## the paper's figures (effective, N up to 2000) and the vali
 results: figures  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.results $(PAPER) runs/validity.h5 --out docs/results.md
 
+bench: $(STAMP)  ## solver benchmarks -> bench/results.json (the whole run takes about an hour)
+	$(PY) bench/run.py --out bench/results.json
+
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json
 	$(PY) tests/regression.py runs/ci.h5
 

@@ -1,0 +1,118 @@
+"""Benchmarks of the microscopic solvers (not tests): wall time and peak memory on this machine.
+
+    python bench/run.py [--quick] [--out bench/results.json]
+
+Each case runs in its own subprocess (so peak memory is the case's own, from getrusage) with a
+time limit. Cases: (a) plain QuTiP mesolve on the full tensor space with default options,
+(b) microsim's full-tensor solver, (c) the permutation-symmetric solver, at N = M = 1..4 on one
+charging curve; then the symmetric solver alone at N = 5..40 for the steady state and for a
+whole charging curve up to 3 tau_eff. The point is the paper's effective point
+(beta_e w0 = -0.8, Gamma_e = 0.1) at kappa = 0.1. Accuracy: max |E - E_ref| / (N w0) against the
+symmetric solver at tight tolerance (rtol 1e-10) on the same grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KAPPA = 0.1
+POINTS = 121
+TAU_UNITS = 3.0
+
+
+def _case(solver: str, n: int, what: str) -> dict:
+    """Run one case in this process and return its measurements."""
+    import numpy as np
+
+    from microsim.comparison import effective_charging_time
+    from microsim.params import ModelParams
+    from microsim.solvers import full, symmetric
+    from microsim.solvers.linear import SolverOptions
+
+    p = ModelParams.from_effective(-0.8, 0.1, KAPPA, n)
+    t = np.linspace(0.0, TAU_UNITS * effective_charging_time(p), POINTS)
+    start = time.perf_counter()
+    if what == "steady":
+        energy = np.array([symmetric.steady_state(p).energy])
+    elif solver == "qutip":
+        import qutip
+
+        from microsim.operators import microscopic_model
+
+        model = microscopic_model(p, "full")
+        res = qutip.mesolve(model.hamiltonian, model.rho0, t, model.c_ops,
+                            e_ops=[model.battery_number], options={"nsteps": 10**7})
+        energy = p.w0 * np.asarray(res.expect[0])
+    else:
+        module = {"full": full, "symmetric": symmetric}[solver]
+        energy = module.evolve(p, t).energy
+    wall = time.perf_counter() - start
+    out = {"solver": solver, "N": n, "what": what, "wall_time_s": wall,
+           "points": POINTS, "t_end": float(t[-1])}
+    if what == "curve" and n <= 20:
+        ref = symmetric.evolve(p, t, SolverOptions(rtol=1e-10, atol=1e-13)).energy
+        out["max_energy_error_per_N"] = float(np.max(np.abs(energy - ref)) / n)
+    if what == "steady":
+        out["energy"] = float(energy[0])
+    return out
+
+
+def _run(solver: str, n: int, what: str, limit: float) -> dict:
+    cmd = [sys.executable, __file__, "--case", solver, str(n), what]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"solver": solver, "N": n, "what": what, "status": f"timeout after {limit:.0f} s"}
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # children so far: MiB
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"solver": solver, "N": n, "what": what, "status": f"error: {last}",
+                "elapsed_s": time.perf_counter() - start}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["peak_rss_mib"] = json.loads(proc.stdout.strip().splitlines()[-2])["peak_rss_mib"] \
+        if len(proc.stdout.strip().splitlines()) > 1 else peak
+    result["status"] = "ok"
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="bench/results.json")
+    parser.add_argument("--quick", action="store_true", help="small sizes only (minutes)")
+    parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        solver, n, what = args.case
+        result = _case(solver, int(n), what)
+        print(json.dumps({"peak_rss_mib":
+                          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        print(json.dumps(result))
+        return
+    small = [1, 2, 3] if args.quick else [1, 2, 3, 4]
+    large = [5, 10] if args.quick else [5, 10, 20, 30, 40]
+    limit = 300.0 if args.quick else 900.0
+    cases = [(s, n, "curve", limit) for n in small for s in ("qutip", "full", "symmetric")]
+    cases += [("symmetric", n, what, 3600.0) for n in large for what in ("steady", "curve")]
+    results = []
+    for solver, n, what, limit in cases:
+        r = _run(solver, n, what, limit)
+        results.append(r)
+        shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+        print(json.dumps(shown), flush=True)
+        Path(args.out).write_text(json.dumps({
+            "machine": {"host": platform.node(), "python": platform.python_version(),
+                        "processor": platform.processor() or platform.machine()},
+            "kappa": KAPPA, "points": POINTS, "t_end_in_tau_eff": TAU_UNITS,
+            "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
