@@ -39,7 +39,9 @@ def ordered_rows(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> list[
 
 
 def _sort_value(x: object) -> tuple[int, object]:
-    return (1, str(x)) if isinstance(x, str) else (0, float(x))
+    # derived values (kappa recomputed from the microscopic point) differ from the swept ones in
+    # the last bits: compare at 12 significant digits
+    return (1, str(x)) if isinstance(x, str) else (0, float(f"{float(x):.12g}"))
 
 
 def _table_columns(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> list[str]:
