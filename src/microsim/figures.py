@@ -581,20 +581,23 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
             ok = np.isfinite(value) & (value > 0)
             if not ok.any():
                 continue
-            _plot(ax, kappa[ok], value[ok], f"{measure}:{n}:{protocol}", color=color, marker="o",
-                  label=f"$N = {n}$, {protocol}")
+            individual = protocol == "individual"
+            _plot(ax, kappa[ok], value[ok], f"{measure}:{n}:{protocol}", color=color,
+                  marker="s" if individual else "o", ls="--" if individual else "-",
+                  mfc="none" if individual else color, label=f"$N = {n}$, {protocol}")
             if guide_anchor is None:
                 guide_anchor = (kappa[ok][0], value[ok][0])
         if guide_anchor is not None:
             k_all = data.column("kappa")[every].astype(float)
-            k = np.geomspace(k_all.min(), k_all.max(), 50)
+            # the guide spans one decade from the anchor, so it does not stretch the axis
+            k = np.geomspace(k_all.min(), min(k_all.max(), 10 * k_all.min()), 50)
             _plot(ax, k, guide_anchor[1] * (k / guide_anchor[0]) ** 2, f"guide:kappa2:{measure}",
                   color="0.4", ls=":", label=r"$\propto\kappa^2$")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(LABELS["kappa"])
         ax.set_ylabel(LABELS[measure])
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", ncol=2 if len(curves) > 6 else 1)
     fig.suptitle(_title(data, every, "Effective (Eq. 8) vs microscopic: errors against the "
                         r"time-scale separation $\kappa$ (Eq. 7)"))
     return fig
