@@ -125,5 +125,5 @@ def test_memory_guard_refuses_what_does_not_fit():
     p = paper_point(4)
     assert full_solver_bytes(p) > 24 * 2**30
     with pytest.raises(ResourceError, match=r"the full solver needs about .* GiB for N = 4, "
-                       r"M = 4.*use the effective solver"):
+                       r"M = 4.*use the symmetric solver \(collective protocol\), the effective"):
         full.evolve(p, np.linspace(0, 1, 401))
