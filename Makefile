@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/validity.yaml
 
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
+VALIDITY := runs/validity.h5 runs/validity_large.h5
 
 .PHONY: sweep test test-slow lint regression-update figures results bench clean
 
@@ -28,14 +29,15 @@ test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ..
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
 
-figures: $(STAMP)  ## the paper's figures (effective, N up to 2000) and the validity map
+figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 13 min)
 	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
 	$(VENV)/bin/microsim sweep configs/paper/vs_n.yaml
 	$(VENV)/bin/microsim sweep configs/validity.yaml
-	for f in $(PAPER) runs/validity.h5; do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+	$(VENV)/bin/microsim sweep configs/validity_large.yaml
+	for f in $(PAPER) $(VALIDITY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 
 results: figures  ## docs/results.md with the figures and the numbers measured from them
-	$(PY) -m microsim.results $(PAPER) runs/validity.h5 --out docs/results.md
+	$(PY) -m microsim.results $(PAPER) $(VALIDITY) --out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json (the whole run takes about an hour)
 	$(PY) bench/run.py --out bench/results.json
