@@ -105,7 +105,7 @@ def main() -> None:
     for solver, n, what, limit in cases:
         r = _run(solver, n, what, limit)
         results.append(r)
-        shown = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+        shown = {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in r.items()}
         print(json.dumps(shown), flush=True)
         Path(args.out).write_text(json.dumps({
             "machine": {"host": platform.node(), "python": platform.python_version(),
