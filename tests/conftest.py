@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pytest
 
@@ -21,3 +24,12 @@ def paper_point(n: int, kappa: float = 0.2, **kw) -> ModelParams:
 def grid() -> np.ndarray:
     """A short grid (about 1.5 effective charging times at N = 1) for cheap trajectory checks."""
     return np.linspace(0.0, 30.0, 61)
+
+
+def complete_points(path: Path) -> int:
+    """Points stored as complete in a sweep file (0 while the file does not exist yet)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return sum(f["points"][k].attrs["status"] == "complete" for k in f["points"])
+    except (OSError, KeyError):
+        return 0

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import h5py
 import pytest
 
+from conftest import complete_points
 from microsim import comparison
 from microsim import sweep as sweep_module
 from microsim.cli import main
@@ -25,14 +25,6 @@ sweep: {kappa: {logspace: [0.01, 0.2, 6]}}
 time: {points: 101}
 parallel: {n_jobs: 2, backend: loky}
 """
-
-
-def _complete(path: Path) -> int:
-    try:
-        with h5py.File(path, "r") as f:
-            return sum(f["points"][k].attrs["status"] == "complete" for k in f["points"])
-    except (OSError, KeyError):
-        return 0
 
 
 def _children(pid: int, marker: str) -> list[int]:
@@ -68,14 +60,14 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 300.0) -> None
 def test_killed_worker_costs_only_its_point(tmp_path):
     out = tmp_path / "k.h5"
     proc = _start(tmp_path, out)
-    _wait_for(lambda: _complete(out) >= 1 and _children(proc.pid, "LokyProcess"), proc)
+    _wait_for(lambda: complete_points(out) >= 1 and _children(proc.pid, "LokyProcess"), proc)
     workers = _children(proc.pid, "LokyProcess")
     assert workers, "no loky worker found"
     os.kill(workers[0], signal.SIGKILL)
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
-    assert _complete(out) == 6
-    if _complete(out) == 6 and "worker process died" not in stderr:
+    assert complete_points(out) == 6
+    if complete_points(out) == 6 and "worker process died" not in stderr:
         pytest.skip("the killed worker was idle (its point had finished); nothing to recover")
     assert "resubmitting" in stderr
 
@@ -83,7 +75,7 @@ def test_killed_worker_costs_only_its_point(tmp_path):
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     out = tmp_path / "c.h5"
     proc = _start(tmp_path, out)
-    _wait_for(lambda: _complete(out) >= 1, proc)
+    _wait_for(lambda: complete_points(out) >= 1, proc)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     _, stderr = proc.communicate(timeout=120)
     if proc.returncode == 0:
@@ -91,11 +83,11 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert proc.returncode == 130, stderr
     assert "interrupted; every completed point is stored" in stderr
     assert "Traceback" not in stderr
-    kept = _complete(out)
+    kept = complete_points(out)
     assert kept >= 1
     assert not list(tmp_path.glob(".c.h5.*.tmp"))
     assert main(["sweep", str(tmp_path / "faults.yaml"), "--output", str(out)]) == 0
-    assert _complete(out) == 6
+    assert complete_points(out) == 6
 
 
 def test_unwritable_output_fails_before_computing(tmp_path, capsys, monkeypatch):

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import complete_points
 from microsim import comparison
 from microsim.cli import main
 from microsim.config import load_config
@@ -151,14 +152,6 @@ def test_bad_config_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "r.h5").exists()
 
 
-def _complete_points(path: Path) -> int:
-    try:
-        with h5py.File(path, "r") as f:
-            return sum(f["points"][k].attrs["status"] == "complete" for k in f["points"])
-    except (OSError, KeyError):
-        return 0
-
-
 def test_sigkill_loses_nothing_and_resume_matches_uninterrupted(tmp_path):
     """Kill -9 a running sweep after two points: the file opens, keeps them, and the rerun
     completes it to the same summary as an uninterrupted run (same code, same numbers: 1e-12)."""
@@ -168,11 +161,11 @@ def test_sigkill_loses_nothing_and_resume_matches_uninterrupted(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 300
-    while _complete_points(out) < 2 and time.monotonic() < deadline and proc.poll() is None:
+    while complete_points(out) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    kept = _complete_points(out)
+    kept = complete_points(out)
     assert 2 <= kept < 8
     assert subprocess.run(cmd, capture_output=True, timeout=600).returncode == 0
     reference = tmp_path / "whole.h5"
