@@ -31,13 +31,13 @@ FloatArray = NDArray[np.float64]
 
 def dicke_energy(populations: FloatArray, w0: float) -> FloatArray:
     """<H_B> = w0 sum_m m p_m; populations may carry leading time axes (..., N+1)."""
-    m = np.arange(populations.shape[-1])
+    m = np.arange(populations.shape[-1], dtype=float)
     return w0 * populations @ m
 
 
 def dicke_sigma(populations: FloatArray, w0: float) -> FloatArray:
     """Energy fluctuation sigma = sqrt(<H_B^2> - <H_B>^2) (Eq. 15 at the steady state)."""
-    m = np.arange(populations.shape[-1])
+    m = np.arange(populations.shape[-1], dtype=float)
     mean = populations @ m
     var = populations @ (m * m) - mean**2
     return w0 * np.sqrt(np.clip(var, 0.0, None))
