@@ -103,7 +103,7 @@ def main() -> None:
         return
     small = [1, 2, 3] if args.quick else [1, 2, 3, 4]
     large = [5, 10] if args.quick else [5, 10, 20, 30, 40]
-    limit = 300.0 if args.quick else 900.0
+    limit = 300.0 if args.quick else 600.0
     cases = [(s, n, "curve", limit) for n in small for s in ("qutip", "full", "symmetric")]
     cases += [("symmetric", n, what, 3600.0) for n in large for what in ("steady", "curve")]
     cases += [("effective", n, "curve", 600.0) for n in (1000, 10_000, 100_000)]
