@@ -118,12 +118,16 @@ def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
 
     Five single-battery charging times, ln(1/eps)/(Gamma_e (1 + e^{-beta_e w0})) (Eq. 17 at
     N = 1), bound tau_N from above. The populations are followed over a geometric grid (factor
-    1.6) from 1e-9 of that bound, whatever N, until the deficit falls below epsilon; the bracket is
-    then cut into 16 until it is narrower than 1e-4 of tau, where the log-linear interpolation of
-    charging_time is exact to O(1e-8).
+    1.6) from 1e-9 to 64 times that bound, whatever N, until the deficit falls below epsilon; the
+    bracket is then cut into 16 until it is narrower than 1e-4 of tau, where the log-linear
+    interpolation of charging_time is exact to O(1e-8).
     """
+    if not 0 < epsilon < 1:
+        raise ValueError(f"epsilon must be in (0, 1), got {epsilon}")
     q = p.pair() if p.protocol == "individual" else p
     energy_ss = effective_steady_state(q).energy
+    if not energy_ss > 0:
+        raise ValueError(f"the effective steady state holds no energy (E_ss = {energy_ss})")
     energy = np.arange(q.n_batteries + 1) * q.w0
 
     def first_charged(t: FloatArray, pops0: FloatArray) -> tuple[int, FloatArray]:
@@ -132,20 +136,23 @@ def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
         return (int(below[0]) if below.size else -1), states
 
     horizon = 5.0 * math.log(1.0 / epsilon) / (q.gamma_e * (1.0 + math.exp(-q.beta_e_w0)))
-    times = horizon * np.geomspace(1e-9, 2.0**20, 77)
+    times = horizon * np.geomspace(1e-9, 64.0, 56)
     now, pops = 0.0, np.eye(1, q.n_batteries + 1)[0]
     for start in range(0, times.size, 8):
         chunk = np.concatenate([[now], times[start : start + 8]])
         i, states = first_charged(chunk, pops)
         if i > 0:  # i = 0 cannot happen: chunk[0] was checked in the previous chunk
-            lo, hi, pops = float(chunk[i - 1]), float(chunk[i]), states[i - 1]
+            lo, hi, bracket = float(chunk[i - 1]), float(chunk[i]), states[[i - 1, i]]
             while hi - lo > 1e-4 * hi:
                 fine = np.linspace(lo, hi, 17)
-                i, states = first_charged(fine, pops)
-                lo, hi, pops = float(fine[i - 1]), float(fine[i]), states[i - 1]
-            return charging_time(np.array([lo, hi]), states[[i - 1, i]] @ energy, energy_ss, epsilon)
+                j, states = first_charged(fine, bracket[0])
+                if j <= 0:  # the crossing is within integration noise of an end: keep the bracket
+                    break
+                lo, hi, bracket = float(fine[j - 1]), float(fine[j]), states[[j - 1, j]]
+            return charging_time(np.array([lo, hi]), bracket @ energy, energy_ss, epsilon)
         now, pops = float(chunk[-1]), states[-1]
-    raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss")
+    raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss "
+                       f"within {64 * horizon:.3g}")
 
 
 def default_time_grid(
