@@ -193,7 +193,9 @@ def compare(
     else:
         mic, mic_ss = _solve(SOLVERS[method], p, t, options)
     n, w0 = p.n_batteries, p.w0
-    if p.protocol == "individual":
+    if method == "effective":  # nothing to compare with (and N may be 10^5)
+        distance = np.full(t.size, np.nan)
+    elif p.protocol == "individual":
         distance = trace_distance_product(
             mic.battery_populations[:, 1], eff.battery_populations[:, 1], n
         )
