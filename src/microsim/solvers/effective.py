@@ -89,7 +89,11 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
 
 def propagate(p: ModelParams, pops0: FloatArray, t: FloatArray,
               options: SolverOptions | None = None) -> FloatArray:
-    """Dicke populations (len(t), N + 1) under Eq. 8 from pops0 at t[0], unclipped."""
+    """Dicke populations (len(t), N + 1) under Eq. 8 from pops0 at t[0], unclipped.
+
+    Uses options.rtol and options.atol; options.method is ignored (always the tridiagonal
+    Radau IIA of solvers/tridiagonal).
+    """
     options = options or SolverOptions()
     bands = tridiagonal_generator(p.n_batteries, p.gamma_e, p.beta_e_w0)
     pops, _ = integrate_tridiagonal(bands, pops0, np.asarray(t, float), options.rtol, options.atol)
