@@ -132,6 +132,25 @@ def _individual_coupling(p: ModelParams, eye_e: qutip.Qobj) -> qutip.Qobj:
     return coupling
 
 
+def _environment_operators(p: ModelParams, eye_e: qutip.Qobj, s_minus: qutip.Qobj) -> list[qutip.Qobj]:
+    """Jump operators of the battery environment Gamma (D[L] + e^{-beta w0} D[L^dag]).
+
+    Collective protocol: L = S^-, one environment for the whole register. Individual protocol
+    (Eq. 6): L = sigma_k^- for each battery k, its own environment, so that the N pairs stay
+    independent copies (docs/physics.md §1).
+    """
+    if p.gamma_env == 0:
+        return []
+    if p.protocol == "collective":
+        lowering = [qutip.tensor(eye_e, s_minus)]
+    else:
+        n = p.n_batteries
+        lowering = [qutip.tensor(eye_e, _embed(transition(0, 1, 2), k, [2] * n)) for k in range(n)]
+    down = math.sqrt(p.gamma_env)
+    up = math.sqrt(p.gamma_env * math.exp(-p.beta_env * p.w0))
+    return [op for lower in lowering for op in (down * lower, up * lower.dag())]
+
+
 def microscopic_model(p: ModelParams, space: BatterySpace = "full") -> MicroscopicModel:
     """The microscopic problem of Eq. 1 + Eq. 5 (collective) or Eq. 6 (individual).
 
@@ -165,12 +184,7 @@ def microscopic_model(p: ModelParams, space: BatterySpace = "full") -> Microscop
         c_ops += [qutip.tensor(engine_op(c, j), eye_b) for c in engine_collapse_operators(p)]
     if p.protocol == "individual":
         coupling = _individual_coupling(p, eye_e)
-    if p.gamma_env > 0:
-        c_ops += [
-            math.sqrt(p.gamma_env) * qutip.tensor(eye_e, s_minus),
-            math.sqrt(p.gamma_env * math.exp(-p.beta_env * p.w0))
-            * qutip.tensor(eye_e, s_minus.dag()),
-        ]
+    c_ops += _environment_operators(p, eye_e, s_minus)
     if p.engine_init == "steady":
         engine_state = qutip.Qobj(np.diag(p.engine_steady_populations))
     else:
