@@ -6,23 +6,28 @@ This is the unit of work of ``microsim run`` and of every sweep point (physics.m
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
 
 from microsim.observables import (
-    average_power,
-    charging_time,
+    charging_power,
     ergotropy_product,
     trace_distance_diagonal,
     trace_distance_product,
 )
 from microsim.params import ModelParams
-from microsim.solvers import SOLVERS, resolve_method
-from microsim.solvers.effective import propagate as propagate_effective
-from microsim.solvers.effective import steady_state as effective_steady_state
+from microsim.refinement import (
+    Crossing,
+    Objective,
+    Peak,
+    measurement_grid,
+    refine_crossing,
+    refine_maximum,
+)
+from microsim.solvers import SOLVERS, effective, resolve_method
 from microsim.solvers.linear import SolverOptions
 from microsim.solvers.result import SteadyState, Trajectory
 from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynamics_effective
@@ -89,16 +94,6 @@ def _individual_ss(pair: SteadyState, n: int, w0: float) -> SteadyState:
     )
 
 
-def _solve(
-    solver: ModuleType, p: ModelParams, t: FloatArray, options: SolverOptions
-) -> tuple[Trajectory, SteadyState]:
-    if p.protocol == "individual":
-        pair = p.pair()
-        traj, ss = solver.evolve(pair, t, options), solver.steady_state(pair)
-        return _individual(traj, p.n_batteries, p.w0), _individual_ss(ss, p.n_batteries, p.w0)
-    return solver.evolve(p, t, options), solver.steady_state(p)
-
-
 def _not_computed(like: Trajectory) -> Trajectory:
     """A microscopic trajectory that was not asked for (method 'effective'): NaN everywhere."""
     nan = np.full_like(like.energy, np.nan)
@@ -114,42 +109,34 @@ def _not_computed_ss(like: SteadyState) -> SteadyState:
 
 
 def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
-    """tau of Eq. 17 for the effective description (Eq. 8), to about 1e-7 relative.
+    """tau of Eq. 17 for the effective description (Eq. 8), to about 1e-9 relative.
 
     Five single-battery charging times, ln(1/eps)/(Gamma_e (1 + e^{-beta_e w0})) (Eq. 17 at
     N = 1), bound tau_N from above. The populations are followed over a geometric grid (factor
     1.6) from 1e-9 to 64 times that bound, whatever N, until the deficit falls below epsilon; the
-    bracket is then cut into 16 until it is narrower than 1e-4 of tau, where the log-linear
-    interpolation of charging_time is exact to O(1e-8).
+    bracket is then refined by refinement.refine_crossing.
     """
     if not 0 < epsilon < 1:
         raise ValueError(f"epsilon must be in (0, 1), got {epsilon}")
     q = p.pair() if p.protocol == "individual" else p
-    energy_ss = effective_steady_state(q).energy
+    energy_ss = effective.steady_state(q).energy
     if not energy_ss > 0:
         raise ValueError(f"the effective steady state holds no energy (E_ss = {energy_ss})")
-    energy = np.arange(q.n_batteries + 1) * q.w0
+    levels = np.arange(q.n_batteries + 1) * q.w0
 
-    def first_charged(t: FloatArray, pops0: FloatArray) -> tuple[int, FloatArray]:
-        states = propagate_effective(q, pops0, t)
-        below = np.flatnonzero((energy_ss - states @ energy) / energy_ss < epsilon)
-        return (int(below[0]) if below.size else -1), states
+    def energy(pops: FloatArray) -> float:
+        return float(pops @ levels)
 
+    prop = effective.propagator(q)
     horizon = 5.0 * math.log(1.0 / epsilon) / (q.gamma_e * (1.0 + math.exp(-q.beta_e_w0)))
     times = horizon * np.geomspace(1e-9, 64.0, 56)
-    now, pops = 0.0, np.eye(1, q.n_batteries + 1)[0]
+    now, pops = 0.0, prop.initial
     for start in range(0, times.size, 8):
         chunk = np.concatenate([[now], times[start : start + 8]])
-        i, states = first_charged(chunk, pops)
-        if i > 0:  # i = 0 cannot happen: chunk[0] was checked in the previous chunk
-            lo, hi, bracket = float(chunk[i - 1]), float(chunk[i]), states[[i - 1, i]]
-            while hi - lo > 1e-4 * hi:
-                fine = np.linspace(lo, hi, 17)
-                j, states = first_charged(fine, bracket[0])
-                if j <= 0:  # the crossing is within integration noise of an end: keep the bracket
-                    break
-                lo, hi, bracket = float(fine[j - 1]), float(fine[j]), states[[j - 1, j]]
-            return charging_time(np.array([lo, hi]), bracket @ energy, energy_ss, epsilon)
+        states = list(prop.advance(pops, chunk))
+        crossing = _first_crossing(states, energy, energy_ss, epsilon)
+        if crossing.index > 0:  # index 0 cannot happen: chunk[0] was checked in the previous chunk
+            return refine_crossing(energy, prop, crossing, chunk, energy_ss)
         now, pops = float(chunk[-1]), states[-1]
     raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss "
                        f"within {64 * horizon:.3g}")
@@ -170,6 +157,52 @@ def default_time_grid(
     return np.linspace(0.0, t_end, points)
 
 
+class _Scan:
+    """What one pass of the microscopic solution over the measurement grid keeps for refinement:
+    the running maxima of the error objectives and the first crossing of the charging threshold."""
+
+    def __init__(self, objectives: dict[str, Objective], eff_states: list[FloatArray],
+                 energy: Callable[[FloatArray], float], energy_ss: float, epsilon: float) -> None:
+        self.objectives, self.eff_states = objectives, eff_states
+        self.energy, self.energy_ss = energy, energy_ss
+        self.peaks = {name: Peak() for name in objectives}
+        self.crossing = Crossing(epsilon)
+        self.previous: FloatArray | None = None
+
+    def __call__(self, k: int, x: FloatArray, pops: FloatArray) -> None:
+        start = x if self.previous is None else self.previous
+        starts = (start, self.eff_states[max(k - 1, 0)])
+        for name, objective in self.objectives.items():
+            self.peaks[name].see(k, objective((pops, self.eff_states[k])), starts)
+        self.crossing.see(k, (self.energy_ss - self.energy(pops)) / self.energy_ss, start)
+        self.previous = x
+
+
+def _objectives(q: ModelParams, n: int) -> dict[str, Objective]:
+    """eps_traj and the trace distance as functions of the (microscopic, effective) populations of
+    the solved problem q (the pair for the individual protocol, whose N copies give the same
+    eps_traj; D is that of the N-fold product states)."""
+    m = np.arange(q.n_batteries + 1)
+
+    def eps_traj(pops: Sequence[FloatArray]) -> float:
+        return float(abs((pops[0] - pops[1]) @ m)) / q.n_batteries
+
+    def distance(pops: Sequence[FloatArray]) -> float:
+        if q.n_batteries != n:  # individual protocol: N copies of the pair
+            return float(trace_distance_product(pops[0][1], pops[1][1], n))
+        return float(trace_distance_diagonal(pops[0], pops[1]))
+
+    return {"eps_traj": eps_traj, "D_max": distance}
+
+
+def _first_crossing(states: list[FloatArray], energy: Callable[[FloatArray], float],
+                    energy_ss: float, epsilon: float) -> Crossing:
+    crossing = Crossing(epsilon)
+    for k, x in enumerate(states):
+        crossing.see(k, (energy_ss - energy(x)) / energy_ss, states[max(k - 1, 0)])
+    return crossing
+
+
 def compare(
     p: ModelParams,
     t: FloatArray,
@@ -182,18 +215,45 @@ def compare(
     eps_traj = max_t |E_mic - E_eff| / (N w0), eps_ss = |E_mic^ss - E_eff^ss| / (N w0),
     eps_tau = |tau_mic - tau_eff| / tau_eff (each tau from its own steady state, Eq. 17),
     D_max = max_t of the trace distance of the battery states (Dicke-diagonal: half the l1 distance
-    of the populations; individual protocol: of the N-fold product states).
+    of the populations; individual protocol: of the N-fold product states). The maxima and the
+    charging times are those of the solutions, not of the grid t: both descriptions are sampled on
+    t merged with early times (refinement.measurement_grid) and refined by propagation from the
+    bracket of each (refinement.py, docs/physics.md §3). Trajectories are returned on t.
     """
     options = options or SolverOptions()
     t = np.asarray(t, dtype=float)
     method = resolve_method(method, p)
-    eff, eff_ss = _solve(SOLVERS["effective"], p, t, options)
-    if method == "effective":
-        mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
-    else:
-        mic, mic_ss = _solve(SOLVERS[method], p, t, options)
     n, w0 = p.n_batteries, p.w0
+    q = p.pair() if p.protocol == "individual" else p
+    grid, keep = measurement_grid(t, q.gamma_01)
+    eff_states: list[FloatArray] = []
+    eff, eff_prop = effective.trajectory(q, grid, options, keep,
+                                         lambda _k, x, _pops: eff_states.append(x))
+    eff_ss = effective.steady_state(q)
+    levels = np.arange(q.n_batteries + 1) * q.w0
+
+    def energy(pops: FloatArray) -> float:
+        return float(pops @ levels)
+
+    tau_eff = refine_crossing(energy, eff_prop, _first_crossing(eff_states, energy, eff_ss.energy,
+                                                                 epsilon), grid, eff_ss.energy)
     if method == "effective":  # nothing to compare with (and N may be 10^5)
+        mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
+        eps_traj = d_max = tau_mic = math.nan
+    else:
+        solver = SOLVERS[method]
+        mic_ss = solver.steady_state(q)
+        objectives = _objectives(q, n)
+        scan = _Scan(objectives, eff_states, energy, mic_ss.energy, epsilon)
+        mic, mic_prop = solver.trajectory(q, grid, options, keep, scan)
+        props = (mic_prop, eff_prop)
+        eps_traj = refine_maximum(objectives["eps_traj"], props, scan.peaks["eps_traj"], grid)
+        d_max = refine_maximum(objectives["D_max"], props, scan.peaks["D_max"], grid)
+        tau_mic = refine_crossing(energy, mic_prop, scan.crossing, grid, mic_ss.energy)
+    if p.protocol == "individual":
+        eff, eff_ss = _individual(eff, n, w0), _individual_ss(eff_ss, n, w0)
+        mic, mic_ss = _individual(mic, n, w0), _individual_ss(mic_ss, n, w0)
+    if method == "effective":
         distance = np.full(t.size, np.nan)
     elif p.protocol == "individual":
         distance = trace_distance_product(
@@ -201,19 +261,17 @@ def compare(
         )
     else:
         distance = trace_distance_diagonal(mic.battery_populations, eff.battery_populations)
-    tau_mic = charging_time(t, mic.energy, mic_ss.energy, epsilon)
-    tau_eff = charging_time(t, eff.energy, eff_ss.energy, epsilon)
     figures = {
         "E_ss_mic": mic_ss.energy,
         "E_ss_eff": eff_ss.energy,
         "tau_mic": tau_mic,
         "tau_eff": tau_eff,
-        "power_mic": average_power(t, mic.energy, tau_mic),
-        "power_eff": average_power(t, eff.energy, tau_eff),
-        "eps_traj": float(np.max(np.abs(mic.energy - eff.energy)) / (n * w0)),
+        "power_mic": charging_power(mic_ss.energy, tau_mic, epsilon),
+        "power_eff": charging_power(eff_ss.energy, tau_eff, epsilon),
+        "eps_traj": eps_traj,
         "eps_ss": abs(mic_ss.energy - eff_ss.energy) / (n * w0),
         "eps_tau": abs(tau_mic - tau_eff) / tau_eff,
-        "D_max": float(np.max(distance)),
+        "D_max": d_max,
     }
     thermo_mic = thermodynamics(p, t, mic.energy, mic.ergotropy, mic.engine_populations,
                                 mic.battery_populations, mic.entropy, tau_mic)

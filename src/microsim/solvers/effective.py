@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,7 +25,7 @@ from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
 from microsim.resources import check_memory
 from microsim.solvers.linear import SolverOptions
-from microsim.solvers.result import SteadyState, Trajectory
+from microsim.solvers.result import Propagator, SteadyState, Trajectory
 from microsim.solvers.tridiagonal import Tridiagonal, integrate_tridiagonal
 
 __all__ = [
@@ -34,7 +35,9 @@ __all__ = [
     "generator",
     "population_checks",
     "propagate",
+    "propagator",
     "steady_state",
+    "trajectory",
     "tridiagonal_generator",
 ]
 
@@ -77,14 +80,26 @@ def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray) -> Trajectory:
 
 def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
     """Dicke populations and battery observables of Eq. 8 on the grid t, from p_0(0) = 1."""
+    return trajectory(p, np.asarray(t, float), options)[0]
+
+
+def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = None,
+               keep: NDArray[np.bool_] | None = None,
+               watch: Callable[[int, FloatArray, FloatArray], None] | None = None,
+               ) -> tuple[Trajectory, Propagator]:
+    """evolve() on the points ``keep`` of t, calling ``watch(k, x_k, populations_k)`` at every t_k."""
     check_memory("effective", effective_solver_bytes(p, len(t)), p)
-    p0 = np.zeros(p.n_batteries + 1)
-    p0[0] = 1.0
-    pops = propagate(p, p0, t, options)
+    prop = propagator(p, options)
+    pops = propagate(p, prop.initial, t, options)
+    if watch is not None:
+        for k, row in enumerate(pops):
+            watch(k, row, row)
+    if keep is not None:
+        pops, t = pops[keep], t[keep]
     checks = population_checks(pops)
     np.clip(pops, 0.0, None, out=pops)
     pops /= pops.sum(axis=1, keepdims=True)
-    return dataclasses.replace(_trajectory(p, np.asarray(t, float), pops), checks=checks)
+    return dataclasses.replace(_trajectory(p, t, pops), checks=checks), prop
 
 
 def propagate(p: ModelParams, pops0: FloatArray, t: FloatArray,
@@ -98,6 +113,17 @@ def propagate(p: ModelParams, pops0: FloatArray, t: FloatArray,
     bands = tridiagonal_generator(p.n_batteries, p.gamma_e, p.beta_e_w0)
     pops, _ = integrate_tridiagonal(bands, pops0, np.asarray(t, float), options.rtol, options.atol)
     return pops
+
+
+def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
+    """Eq. 8 as a Propagator: the state is the Dicke populations themselves, from p_0(0) = 1."""
+    p0 = np.zeros(p.n_batteries + 1)
+    p0[0] = 1.0
+
+    def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
+        yield from propagate(p, x0, t, options)
+
+    return Propagator(initial=p0, advance=advance, populations=lambda x: x)
 
 
 def effective_solver_bytes(p: ModelParams, points: int = 401) -> int:

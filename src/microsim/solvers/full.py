@@ -12,6 +12,7 @@ every collective operator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import qutip
@@ -22,15 +23,17 @@ from microsim.operators import MicroscopicModel, excitation_numbers, microscopic
 from microsim.params import ModelParams
 from microsim.resources import check_memory, full_solver_bytes, full_steady_state_bytes
 from microsim.solvers.linear import SolverOptions, integrate, kernel_vector
-from microsim.solvers.result import SteadyState, Trajectory
+from microsim.solvers.result import Propagator, SteadyState, Trajectory
 
 __all__ = [
     "dicke_vectors",
     "evolve",
     "evolve_states",
     "liouvillian",
+    "propagator",
     "state_checks",
     "steady_state",
+    "trajectory",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -49,17 +52,35 @@ def dicke_vectors(n: int) -> FloatArray:
     return vecs / np.sqrt(vecs.sum(axis=0))
 
 
+def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
+    """The full tensor space as a Propagator: the state is rho stacked by columns (d^2 entries)."""
+    options = options or SolverOptions()
+    model = microscopic_model(p, "full")
+    gen = liouvillian(model)
+    dim = model.rho0.shape[0]
+    dicke = dicke_vectors(p.n_batteries)
+
+    def advance(x0: NDArray, t: FloatArray) -> Iterator[NDArray]:
+        t = np.asarray(t, dtype=float)
+        yield from integrate(gen, x0, t - t[0], options)
+
+    def populations(x: NDArray) -> FloatArray:
+        rho_b, _ = _battery_and_engine(x.reshape(1, dim, dim).transpose(0, 2, 1), model)
+        return np.einsum("im,ij,jm->m", dicke, rho_b[0], dicke).real
+
+    return Propagator(initial=model.rho0.full().ravel(order="F"), advance=advance,
+                      populations=populations)
+
+
 def evolve_states(
     p: ModelParams, t: FloatArray, options: SolverOptions | None = None
 ) -> tuple[NDArray[np.complex128], MicroscopicModel]:
     """Full density matrices rho(t_k), shape (len(t), d, d), d = 3^M 2^N, and the model."""
     check_memory("full", full_solver_bytes(p, len(t)), p)
-    model = microscopic_model(p, "full")
-    y0 = model.rho0.full().ravel(order="F")
-    ys = integrate(liouvillian(model), y0, np.asarray(t, float), options or SolverOptions())
-    d = y0.size
-    dim = math.isqrt(d)
-    return ys.reshape(len(t), dim, dim).transpose(0, 2, 1), model
+    prop = propagator(p, options)
+    ys = np.array(list(prop.advance(prop.initial, np.asarray(t, float))))
+    dim = math.isqrt(prop.initial.size)
+    return ys.reshape(len(t), dim, dim).transpose(0, 2, 1), microscopic_model(p, "full")
 
 
 def _battery_and_engine(rho: NDArray, model: MicroscopicModel) -> tuple[NDArray, NDArray]:
@@ -85,8 +106,30 @@ def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) 
     Energy and sigma from the diagonal of the reduced battery state, ergotropy from its full
     2^N spectrum, Dicke populations <m|rho_B|m> with the Dicke vectors of dicke_vectors().
     """
-    t = np.asarray(t, float)
-    rho, model = evolve_states(p, t, options)
+    return trajectory(p, np.asarray(t, float), options)[0]
+
+
+def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = None,
+               keep: NDArray[np.bool_] | None = None,
+               watch: Callable[[int, NDArray, FloatArray], None] | None = None,
+               ) -> tuple[Trajectory, Propagator]:
+    """evolve() on the points ``keep`` of t, calling ``watch(k, x_k, populations_k)`` at every t_k."""
+    check_memory("full", full_solver_bytes(p, len(t)), p)
+    prop = propagator(p, options)
+    keep = np.ones(t.size, bool) if keep is None else keep
+    kept = []
+    for k, x in enumerate(prop.advance(prop.initial, t)):
+        if watch is not None:
+            watch(k, x, prop.populations(x))
+        if keep[k]:
+            kept.append(x)
+    dim = math.isqrt(prop.initial.size)
+    rho = np.array(kept).reshape(len(kept), dim, dim).transpose(0, 2, 1)
+    return _observables(p, t[keep], rho, microscopic_model(p, "full")), prop
+
+
+def _observables(p: ModelParams, t: FloatArray, rho: NDArray, model: MicroscopicModel) -> Trajectory:
+    """Battery and engine observables and state checks of full density matrices rho[k]."""
     spectra = np.array([np.linalg.eigvalsh(0.5 * (r + r.conj().T)) for r in rho])
     checks = state_checks(rho, spectra)
     rho_b, engine_pops = _battery_and_engine(rho, model)

@@ -1,13 +1,15 @@
-"""What every solver returns: a trajectory on the requested grid and a steady state."""
+"""What every solver returns: a trajectory on the requested grid, a steady state, and a propagator
+that continues the solution from any stored state (for refining maxima and crossings in time)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["SteadyState", "Trajectory"]
+__all__ = ["Propagator", "SteadyState", "Trajectory"]
 
 FloatArray = NDArray[np.float64]
 
@@ -50,3 +52,18 @@ class SteadyState:
     sigma: float
     ergotropy: float
     engine_populations: FloatArray | None = None
+
+
+@dataclass(frozen=True)
+class Propagator:
+    """A solver's state vector, its exact-within-tolerance time evolution, and the battery readout.
+
+    ``advance(x0, t)`` yields the states at t[0], t[1], ... (x0 is the state at t[0]; the first
+    state yielded is x0 itself); ``populations(x)`` gives the Dicke populations p_m (N + 1) of one
+    state. The same propagation serves the output grid and every refinement (comparison.py), so a
+    refined value is a value of the same solution.
+    """
+
+    initial: NDArray
+    advance: Callable[[NDArray, FloatArray], Iterator[NDArray]]
+    populations: Callable[[NDArray], FloatArray]

@@ -34,7 +34,7 @@ otherwise by GMRES preconditioned with the exact inverse of the (block-diagonal)
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,18 +49,21 @@ from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
 from microsim.resources import check_memory
 from microsim.solvers.linear import IntegrationError, SolverOptions, integrate, kernel_vector
-from microsim.solvers.result import SteadyState, Trajectory
+from microsim.solvers.result import Propagator, SteadyState, Trajectory
 
 __all__ = [
     "SymmetricSpace",
     "chebyshev_propagate",
+    "engine_battery_coherences",
     "evolve",
     "generator",
     "initial_state",
+    "propagator",
     "spectral_bounds",
     "steady_state",
     "symmetric_solver_bytes",
     "symmetric_space",
+    "trajectory",
     "unknowns",
 ]
 
@@ -402,31 +405,53 @@ def _plan(a: float, b: float, dt_max: float, tol: float) -> tuple[_Ellipse, floa
     return best[1], best[2]
 
 
+#: A sub-step whose last Chebyshev term exceeds this multiple of the tolerance (relative to the
+#: state) has left the ellipse of spectral_bounds: the propagation is stopped (IntegrationError).
+#: Measured last terms stay below 1 tol when the spectrum lies inside the ellipse.
+TRUNCATION_ALARM = 1e3
+
+
 def chebyshev_propagate(
-    gen: sp.csr_matrix, x0: FloatArray, t: FloatArray, bounds: tuple[float, float], tol: float
+    gen: sp.csr_matrix, x0: FloatArray, t: FloatArray, bounds: tuple[float, float], tol: float,
+    stats: dict[str, float] | None = None, plan: dict[str, object] | None = None,
 ) -> Iterator[FloatArray]:
-    """Yield x(t_k) = exp(L (t_k - t_0)) x0 by Chebyshev expansion of exp on an enclosing ellipse.
+    """x(t_k) = exp(L (t_k - t_0)) x0 by Chebyshev expansion of exp on an enclosing ellipse.
 
     Only products with L, no solves. The bath rates make L stiff (-Re up to a ~ 1.7 N^2 for the
     default sweep point) but the spectrum is thin (|Im| <= b ~ 0.17 N^2) and known in advance
     (spectral_bounds), so the number of products is about the ellipse's semi-minor axis times the
     time, some 1.3e4 for N = 40 over three charging times, against about 3e4 for classical RK4 at
     its stability limit. ``tol`` bounds each sub-step's truncation error relative to |x|.
+
+    The plan (ellipse and sub-step) is made before the first state is returned, so an
+    IntegrationError for a spectrum that admits no step is raised by this call. A posteriori,
+    every sub-step measures its last term |c_K T_K(A) x| / |x|, which is below tol while the
+    spectrum lies inside the ellipse; its largest value is kept in ``stats['truncation_error']``,
+    and a value above TRUNCATION_ALARM tol raises IntegrationError while iterating. A ``plan``
+    dict, empty at first, keeps the ellipse, sub-step and matrix of the first call for the next
+    ones (continuations on finer grids take sub-steps no longer than the first call's).
     """
     t = np.asarray(t, dtype=float)
-    x = np.array(x0, dtype=float)
-    yield x.copy()
     steps = np.diff(t)
-    if steps.size == 0 or steps.max() <= 0:
-        for _ in steps:
-            yield x.copy()
-        return
     if np.any(steps < 0):
         raise ValueError("t must be non-decreasing")
-    ell, h_best = _plan(*bounds, float(steps.max()), tol)
-    # T_{k+1}(A) x = 2 A T_k x - T_{k-1} x with A = (L - c)/d: keep 2A as one sparse matrix
-    twice = sp.csr_matrix((2.0 / ell.focus) * (gen - ell.center * sp.identity(gen.shape[0])))
-    cache: dict[float, FloatArray] = {}
+    stats = {} if stats is None else stats
+    stats.setdefault("truncation_error", 0.0)
+    if steps.size == 0 or steps.max() <= 0:
+        return (np.array(x0, dtype=float) for _ in t)
+    plan = {} if plan is None else plan
+    if not plan:
+        ell, h_best = _plan(*bounds, float(steps.max()), tol)
+        # T_{k+1}(A) x = 2 A T_k x - T_{k-1} x with A = (L - c)/d: keep 2A as one sparse matrix
+        twice = sp.csr_matrix((2.0 / ell.focus) * (gen - ell.center * sp.identity(gen.shape[0])))
+        plan.update(ellipse=ell, h=h_best, twice=twice, coefficients={})
+    return _chebyshev_states(plan, np.array(x0, dtype=float), steps, tol, stats)
+
+
+def _chebyshev_states(plan: dict, x: FloatArray, steps: FloatArray, tol: float,
+                      stats: dict[str, float]) -> Iterator[FloatArray]:
+    ell, h_best, twice, cache = plan["ellipse"], plan["h"], plan["twice"], plan["coefficients"]
+    yield x.copy()
     for dt in steps:
         if dt > 0:
             n_sub = math.ceil(dt / h_best * (1.0 - 1e-12))
@@ -437,12 +462,18 @@ def chebyshev_propagate(
                     raise IntegrationError(f"no Chebyshev expansion reaches tol = {tol} for h = {h}")
                 cache[h] = res[0]
             for _ in range(n_sub):
-                x = _chebyshev_sum(twice, cache[h], x)
+                x, last = _chebyshev_sum(twice, cache[h], x)
+                stats["truncation_error"] = max(stats["truncation_error"], last)
+                if not last <= TRUNCATION_ALARM * tol:
+                    raise IntegrationError(
+                        f"Chebyshev truncation estimate {last:.2e} > {TRUNCATION_ALARM:.0e} x tol: "
+                        "the spectrum is outside the ellipse of spectral_bounds")
         yield x.copy()
 
 
-def _chebyshev_sum(twice: sp.csr_matrix, coeffs: FloatArray, x: FloatArray) -> FloatArray:
-    """sum_k coeffs[k] T_k(A) x, given 2A, by the three-term recurrence (coeffs has >= 2 entries)."""
+def _chebyshev_sum(twice: sp.csr_matrix, coeffs: FloatArray, x: FloatArray) -> tuple[FloatArray, float]:
+    """sum_k coeffs[k] T_k(A) x, given 2A, by the three-term recurrence (coeffs has >= 2 entries),
+    and the size of its last term relative to x (max norms), the a-posteriori truncation estimate."""
     prev = x
     cur = 0.5 * (twice @ x)
     y = coeffs[0] * x
@@ -452,7 +483,8 @@ def _chebyshev_sum(twice: sp.csr_matrix, coeffs: FloatArray, x: FloatArray) -> F
         nxt -= prev
         daxpy(nxt, y, a=c)
         prev, cur = cur, nxt
-    return y
+    scale = float(np.abs(x).max()) or 1.0
+    return y, float(abs(coeffs[-1]) * np.abs(cur).max() / scale)
 
 
 # ----------------------------------------------------------------------------- steady state
@@ -554,14 +586,43 @@ def symmetric_solver_bytes(p: ModelParams) -> int:
     return int(size * 12 * 12 + max(build, krylov) + 50 * 2**20)
 
 
-def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray, engines: FloatArray) -> Trajectory:
-    # Hermiticity holds by construction (one half of x is stored); trace and positivity are
-    # checked on the populations this representation has: battery Dicke and engine levels.
+def engine_battery_coherences(p: ModelParams, space: SymmetricSpace, x: FloatArray
+                              ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The reduced state of one engine and the batteries, in its 2 x 2 blocks.
+
+    By the U(1) symmetry (docs/physics.md §4) rho_{E_1 B} couples only |0, m+1> and |1, m>:
+    (p(0, m+1), p(1, m), c(m)) with p(a, m) = sum over n10 = n01 = 0 of x(n, m) n_aa / M and
+    c(m) = <1, m| rho |0, m+1> = sum over n10 = 1, n01 = 0 of x(n, m) / M (engine 1 carries
+    |1><0| in 1/M of the assignments; the others are diagonal and trace to 1). Arrays over m = 0..N-1.
+    """
+    n, big_m = p.n_batteries, p.n_engines
+    diag = space.populations
+    p0 = np.bincount(space.m[diag], x[diag] * space.counts[diag, U00], minlength=n + 1) / big_m
+    p1 = np.bincount(space.m[diag], x[diag] * space.counts[diag, U11], minlength=n + 1) / big_m
+    coh = (space.counts[:, U10] == 1) & (space.counts[:, U01] == 0)
+    c = np.bincount(space.m[coh], x[coh], minlength=n + 1)[:n] / big_m
+    return p0[1:], p1[:-1], c
+
+
+def _min_block_eigenvalue(p: ModelParams, space: SymmetricSpace, x: FloatArray) -> float:
+    """Smallest eigenvalue of the 2 x 2 blocks of rho_{E_1 B} (engine_battery_coherences)."""
+    a, b, c = engine_battery_coherences(p, space, x)
+    if a.size == 0:
+        return math.inf
+    return float((0.5 * (a + b) - np.sqrt(0.25 * (a - b) ** 2 + c * c)).min())
+
+
+def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray, engines: FloatArray,
+                min_block: float = math.inf, truncation: float = 0.0) -> Trajectory:
+    # Hermiticity holds by construction (one half of x is stored), and every polynomial in L
+    # keeps the trace; what a wrong step breaks is positivity: of the Dicke and engine
+    # populations, and of the one-engine-batteries blocks that carry the coherence |1><0|.
     checks = {
         "trace_error": float(max(np.abs(pops.sum(axis=1) - 1).max(),
                                  np.abs(engines.sum(axis=1) - 1).max())),
         "hermiticity_error": 0.0,
-        "min_eigenvalue": float(min(pops.min(), engines.min())),
+        "min_eigenvalue": float(min(pops.min(), engines.min(), min_block)),
+        "truncation_error": float(truncation),
     }
     return Trajectory(
         t=t,
@@ -574,33 +635,77 @@ def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray, engines: FloatA
     )
 
 
-def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
-    """Battery and engine observables of the collective model on the grid t (t[0] = 0).
+def propagator(p: ModelParams, options: SolverOptions | None = None,
+               stats: dict[str, float] | None = None) -> Propagator:
+    """The collective model as a Propagator on the stored unknowns x (Chebyshev, BDF fallback).
 
-    The battery reduced state is Dicke-diagonal (only n10 = n01 = 0 has a trace, and there
-    m' = m), so the ergotropy is that of observables.ergotropy_dicke. ``options.atol`` is the
-    truncation tolerance of each Chebyshev sub-step (rtol and method are not used).
+    ``options.atol`` is the truncation tolerance of each Chebyshev sub-step. Where the spectrum's
+    ellipse admits no step (kappa ~ 1), or a sub-step's a-posteriori truncation estimate raises
+    the alarm, the rest of the interval is integrated by BDF on the same generator from the last
+    good state. ``stats`` receives the largest truncation estimate.
     """
-    t = np.asarray(t, dtype=float)
     options = options or SolverOptions()
     check_memory("symmetric", symmetric_solver_bytes(p), p)
     space = symmetric_space(p.n_engines, p.n_batteries)
     gen = generator(p, space)
-    x0 = initial_state(p, space)
-    pops = np.empty((t.size, p.n_batteries + 1))
-    engines = np.empty((t.size, 3))
-    try:
-        states = chebyshev_propagate(gen, x0, t, spectral_bounds(p), options.atol)
-        for k, x in enumerate(states):
-            pop, engine = _observables(p, space, x[None, :])
-            pops[k], engines[k] = pop[0], engine[0]
-    except IntegrationError:
-        # Beyond the time-scale separation (kappa ~ 1) the spectrum's ellipse admits no step
-        # within tolerance: fall back to the implicit integrator on the same generator.
-        for k, x in enumerate(integrate(gen, x0, t, options)):
-            pop, engine = _observables(p, space, x[None, :])
-            pops[k], engines[k] = pop[0], engine[0]
-    return _trajectory(p, t, pops, engines)
+    bounds = spectral_bounds(p)
+    stats = {} if stats is None else stats
+    plan: dict[str, object] = {}
+
+    def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
+        t = np.asarray(t, dtype=float)
+        done, x = 0, np.array(x0, dtype=float)
+        try:
+            for x in chebyshev_propagate(gen, x0, t, bounds, options.atol, stats, plan):
+                yield x
+                done += 1
+            return
+        except IntegrationError:
+            pass
+        # Beyond the time-scale separation the ellipse admits no step within tolerance: the
+        # implicit integrator takes over from the last state returned.
+        start = max(done - 1, 0)
+        yield from integrate(gen, x, t[start:] - t[start], options)[1 if done else 0:]
+
+    def populations(x: FloatArray) -> FloatArray:
+        return _observables(p, space, x[None, :])[0][0]
+
+    return Propagator(initial=initial_state(p, space), advance=advance, populations=populations)
+
+
+def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
+    """Battery and engine observables of the collective model on the grid t (t[0] = 0).
+
+    The battery reduced state is Dicke-diagonal (only n10 = n01 = 0 has a trace, and there
+    m' = m), so the ergotropy is that of observables.ergotropy_dicke.
+    """
+    return trajectory(p, np.asarray(t, dtype=float), options)[0]
+
+
+def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = None,
+               keep: NDArray[np.bool_] | None = None,
+               watch: Callable[[int, FloatArray, FloatArray], None] | None = None,
+               ) -> tuple[Trajectory, Propagator]:
+    """evolve() on the points ``keep`` of t, calling ``watch(k, x_k, populations_k)`` at every t_k.
+
+    Returns the trajectory and the propagator, so that a caller can continue from a state it kept.
+    """
+    stats: dict[str, float] = {}
+    prop = propagator(p, options, stats)
+    space = symmetric_space(p.n_engines, p.n_batteries)
+    keep = np.ones(t.size, bool) if keep is None else keep
+    pops = np.empty((int(keep.sum()), p.n_batteries + 1))
+    engines = np.empty((pops.shape[0], 3))
+    min_block, row = math.inf, 0
+    for k, x in enumerate(prop.advance(prop.initial, t)):
+        pop, engine = _observables(p, space, x[None, :])
+        if watch is not None:
+            watch(k, x, pop[0])
+        if keep[k]:
+            pops[row], engines[row] = pop[0], engine[0]
+            min_block = min(min_block, _min_block_eigenvalue(p, space, x))
+            row += 1
+    return _trajectory(p, t[keep], pops, engines, min_block, stats["truncation_error"]), prop
 
 
 def steady_state(p: ModelParams) -> SteadyState:
