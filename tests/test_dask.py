@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
+import gates
 import numpy as np
 import pytest
 
@@ -17,6 +19,16 @@ from regression import CONFIG
 distributed = pytest.importorskip("distributed")
 
 FIGURES = ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic", "E_ss_eff")
+
+
+def _assert_same_summary(path: Path, reference: Path) -> None:
+    """Every point complete, with the reference's figures (same code, same numbers: 1e-12)."""
+    _, got = read_summary(path)
+    _, want = read_summary(reference)
+    assert list(got["key"]) == list(want["key"])
+    assert list(got["status"]) == ["complete"] * len(want["key"])
+    for name in FIGURES:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -33,43 +45,47 @@ def test_dask_sweep_equals_local_sweep(cluster, tmp_path):
     assert main(["sweep", str(CONFIG), "--output", str(on_dask),
                  "--scheduler", cluster.scheduler_address]) == 0
     assert main(["sweep", str(CONFIG), "--output", str(on_loky)]) == 0
-    _, a = read_summary(on_dask)
-    _, b = read_summary(on_loky)
-    assert list(a["key"]) == list(b["key"])
-    assert set(a["status"]) == {"complete"}
-    for name in FIGURES:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-15, err_msg=name)
+    _assert_same_summary(on_dask, on_loky)
 
 
 def test_killed_dask_worker_costs_only_its_point(cluster, tmp_path):
-    """A worker process killed mid-sweep: Dask reschedules its task and the sweep completes."""
+    """SIGKILL a Dask worker while it computes a point (held inside the worker by the gate of
+    tests/gates.py until the kill, so it is busy by construction): Dask reschedules the task and
+    the sweep completes to the numbers of a fault-free run."""
     config = tmp_path / "d.yaml"
     config.write_text(
         "model: {beta_e_w0: -0.8, gamma_e: 0.1, n_batteries: 2}\n"
-        "sweep: {kappa: {logspace: [0.01, 0.2, 6]}}\ntime: {points: 101}\n"
+        "sweep: {kappa: {logspace: [0.01, 0.2, 4]}}\ntime: {points: 101}\n"
     )
-    out = tmp_path / "d.h5"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "microsim.cli", "sweep", str(config), "--output", str(out),
-         "--scheduler", cluster.scheduler_address],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reference = tmp_path / "reference.h5"
+    assert main(["sweep", str(config), "--output", str(reference), "--jobs", "1"]) == 0
+    out, gate = tmp_path / "d.h5", tmp_path / "gate"
+    gate.mkdir()
     client = distributed.Client(cluster.scheduler_address)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(client.processing().values()):
-            break
-        time.sleep(0.05)
-    busy = [addr for addr, tasks in client.processing().items() if tasks]
-    if busy:
-        pid = client.run(lambda: __import__("os").getpid(), workers=[busy[0]])[busy[0]]
-        __import__("os").kill(pid, signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=600)
-    client.close()
+    proc = None
+    try:
+        workers = set(client.run(os.getpid).values())
+        client.run(gates.install, str(gate))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "microsim.cli", "sweep", str(config), "--output", str(out),
+             "--scheduler", cluster.scheduler_address],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert gates.wait_until(lambda: bool(gates.started(gate)), lambda: proc.poll() is None), \
+            "no point started"
+        pid, _ = gates.started(gate)[0]
+        assert pid in workers, "the held point is not in a Dask worker"
+        os.kill(pid, signal.SIGKILL)
+        gates.release(gate)
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        gates.release(gate)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        client.run(gates.uninstall)  # the surviving worker; the restarted one never had the gate
+        client.close()
     assert proc.returncode == 0, stderr
-    _, columns = read_summary(out)
-    assert list(columns["status"]) == ["complete"] * 6
-    if not busy:
-        pytest.skip("no task was running when we looked; nothing was killed")
+    _assert_same_summary(out, reference)
 
 
 def test_dask_backend_errors_are_one_line(tmp_path, capsys):

@@ -1,16 +1,23 @@
-"""Faults during a sweep: a killed worker, Ctrl-C, an unwritable or full output location."""
+"""Faults during a sweep: a killed worker, Ctrl-C, an unwritable or full output location.
+
+The killed worker and the interrupt hit a point that is being computed by construction: the
+points are held inside the workers by a gate (tests/gates.py) until the test has acted, so these
+tests never depend on timing and never skip.
+"""
 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from gates import gated_environment, release, started, wait_until
 
 from conftest import complete_points
 from microsim import comparison
@@ -25,6 +32,9 @@ sweep: {kappa: {logspace: [0.01, 0.2, 6]}}
 time: {points: 101}
 parallel: {n_jobs: 2, backend: loky}
 """
+#: The swept kappas of CONFIG, in sweep order.
+KAPPAS = np.geomspace(0.01, 0.2, 6)
+FIGURES = ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic", "E_ss_eff")
 
 
 def _children(pid: int, marker: str) -> list[int]:
@@ -43,51 +53,86 @@ def _children(pid: int, marker: str) -> list[int]:
     return found
 
 
-def _start(tmp_path: Path, out: Path) -> subprocess.Popen:
+def _start(tmp_path: Path, out: Path, env: dict[str, str]) -> subprocess.Popen:
     config = tmp_path / "faults.yaml"
     config.write_text(CONFIG)
     cmd = [sys.executable, "-m", "microsim.cli", "sweep", str(config), "--output", str(out)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill what is left of a sweep subprocess after a failed assertion (no-op once it exited)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
 
 
-def test_killed_worker_costs_only_its_point(tmp_path):
-    out = tmp_path / "k.h5"
-    proc = _start(tmp_path, out)
-    _wait_for(lambda: complete_points(out) >= 1 and _children(proc.pid, "LokyProcess"), proc)
-    workers = _children(proc.pid, "LokyProcess")
-    assert workers, "no loky worker found"
-    os.kill(workers[0], signal.SIGKILL)
-    _, stderr = proc.communicate(timeout=600)
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """CONFIG computed in this process, one point after the other, without any fault."""
+    folder = tmp_path_factory.mktemp("reference")
+    config = folder / "faults.yaml"
+    config.write_text(CONFIG)
+    out = folder / "reference.h5"
+    assert main(["sweep", str(config), "--output", str(out), "--jobs", "1"]) == 0
+    return out
+
+
+def _assert_same_summary(path: Path, reference: Path) -> None:
+    """Every point complete, with the reference's figures (same code, same numbers: 1e-12)."""
+    _, got = read_summary(path)
+    _, want = read_summary(reference)
+    assert list(got["key"]) == list(want["key"])
+    assert list(got["status"]) == ["complete"] * len(want["key"])
+    for name in FIGURES:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_killed_worker_costs_only_its_point(tmp_path, reference):
+    """SIGKILL a loky worker while it computes a point (held by the gate, so it is busy by
+    construction): the parent resubmits the unfinished points and the file equals a fault-free
+    run's."""
+    out, gate = tmp_path / "k.h5", tmp_path / "gate"
+    proc = _start(tmp_path, out, gated_environment(gate))
+    try:
+        assert wait_until(lambda: bool(started(gate)), lambda: proc.poll() is None), \
+            "no point started"
+        pid, _ = started(gate)[0]
+        assert pid in _children(proc.pid, "LokyProcess"), "the held point is not in a loky worker"
+        os.kill(pid, signal.SIGKILL)
+        release(gate)
+        _, stderr = proc.communicate(timeout=600)
+    finally:
+        release(gate)
+        _stop(proc)
     assert proc.returncode == 0, stderr
+    assert "a worker process died (TerminatedWorkerError); resubmitting" in stderr
     assert complete_points(out) == 6
-    if complete_points(out) == 6 and "worker process died" not in stderr:
-        pytest.skip("the killed worker was idle (its point had finished); nothing to recover")
-    assert "resubmitting" in stderr
+    _assert_same_summary(out, reference)
 
 
-def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
-    out = tmp_path / "c.h5"
-    proc = _start(tmp_path, out)
-    _wait_for(lambda: complete_points(out) >= 1, proc)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
-    _, stderr = proc.communicate(timeout=120)
-    if proc.returncode == 0:
-        pytest.skip("the sweep finished before the interrupt arrived")
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, reference):
+    """Ctrl-C while one point is stored and the others are being computed (held by the gate): exit
+    130 with one line, the stored point kept, no temporary file; the rerun completes the file to
+    the fault-free run's summary."""
+    out, gate = tmp_path / "c.h5", tmp_path / "gate"
+    proc = _start(tmp_path, out, gated_environment(gate, hold_above=math.sqrt(KAPPAS[0] * KAPPAS[1])))
+    try:
+        assert wait_until(lambda: complete_points(out) >= 1 and bool(started(gate)),
+                          lambda: proc.poll() is None), "no point stored, or none held"
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        release(gate)
+        _stop(proc)
     assert proc.returncode == 130, stderr
     assert "interrupted; every completed point is stored" in stderr
     assert "Traceback" not in stderr
-    kept = complete_points(out)
-    assert kept >= 1
+    assert complete_points(out) == 1  # only the first kappa is let through the gate
     assert not list(tmp_path.glob(".c.h5.*.tmp"))
     assert main(["sweep", str(tmp_path / "faults.yaml"), "--output", str(out)]) == 0
-    assert complete_points(out) == 6
+    _assert_same_summary(out, reference)
 
 
 def test_unwritable_output_fails_before_computing(tmp_path, capsys, monkeypatch):
