@@ -1,7 +1,7 @@
-"""Observables of battery states and trajectories: pure functions of arrays (physics.md §3).
+"""Observables of battery states and trajectories: pure functions of arrays (docs/physics.md §3).
 
 Battery states of the collective protocol are diagonal in the Dicke basis (the weak U(1) symmetry,
-physics.md §4), so most functions take the Dicke populations p_m, m = 0..N excitations, with
+docs/physics.md §4), so most functions take the Dicke populations p_m, m = 0..N excitations, with
 energy levels m w0. Energies are absolute (not divided by N), in units of w0's unit.
 """
 
@@ -40,7 +40,8 @@ def dicke_sigma(populations: FloatArray, w0: float) -> FloatArray:
 
     The variance is summed about the mean, sum_m p_m (m - <m>)^2, not as <m^2> - <m>^2: near full
     charge <m>^2 ~ N^2 while the variance of Eq. 13 stays O(1), and the difference of the two
-    large sums lost 7e-5 of sigma at N = 10^6 and 4e-3 at N = 10^7 (now round-off, 2e-16).
+    large sums lost 7e-5 of sigma at N = 10^6 and 4e-3 at N = 10^7 (beta_e w0 = -0.8; 0.1 at
+    N = 10^7, beta_e w0 = -2); centred, the error is round-off (2e-16).
     Leading time axes (..., N+1) are processed in blocks of about 2^20 entries, so the centred
     copy never costs more than 8 MB.
     """
@@ -57,7 +58,7 @@ def dicke_sigma(populations: FloatArray, w0: float) -> FloatArray:
 
 
 def passive_energy(eigenvalues: FloatArray, n_batteries: int, w0: float) -> float:
-    """Energy of the passive state of N batteries with the given spectrum (physics.md §3).
+    """Energy of the passive state of N batteries with the given spectrum (docs/physics.md §3).
 
     The eigenvalues sorted descending fill the levels 0, w0 (N-fold), 2 w0 (C(N,2)-fold), ...
     in ascending order; eigenvalues not given are zero. Exact for any N (levels are only filled
