@@ -10,8 +10,17 @@ import math
 import numpy as np
 
 from microsim.comparison import FIGURES
+from microsim.sweep import FLAGS, missing_taus
 
-__all__ = ["PROVENANCE_KEYS", "ordered_rows", "summary_csv", "summary_json", "summary_text"]
+__all__ = [
+    "PROVENANCE_KEYS",
+    "ordered_rows",
+    "point_counts",
+    "row_flags",
+    "summary_csv",
+    "summary_json",
+    "summary_text",
+]
 
 #: Thermodynamic columns in the text table (schema 1.1; absent from 1.0 files and then skipped).
 THERMO_COLUMNS = ("heat_h_tau", "efficiency_tau", "efficiency_ergotropy_tau", "efficiency_ssd",
@@ -44,11 +53,51 @@ def _sort_value(x: object) -> tuple[int, object]:
     return (1, str(x)) if isinstance(x, str) else (0, float(f"{float(x):.12g}"))
 
 
+def row_flags(columns: dict[str, np.ndarray]) -> list[tuple[str, ...]]:
+    """Flags of every row (FLAGS keys; empty for failed points).
+
+    From the ``flags`` column (schema >= 1.2), else derived from the charging times of the
+    complete points the way the sweep sets them (sweep.missing_taus), so older files are
+    counted too.
+    """
+    n = len(columns.get("key", []))
+    if "flags" in columns:
+        return [tuple(f for f in str(columns["flags"][i]).split(",") if f) for i in range(n)]
+    needed = ("status", "method", "tau_mic", "tau_eff")
+    if not all(k in columns for k in needed):
+        return [()] * n
+    return [missing_taus(str(columns["method"][i]), float(columns["tau_mic"][i]),
+                         float(columns["tau_eff"][i])) if columns["status"][i] == "complete"
+            else () for i in range(n)]
+
+
+def point_counts(columns: dict[str, np.ndarray]) -> dict[str, int]:
+    """Points stored, complete, failed, complete with a warning ("flagged") and each flag."""
+    status = [str(x) for x in columns.get("status", [])]
+    flags = row_flags(columns)
+    counts = {"points": len(status), "complete": status.count("complete"),
+              "failed": status.count("failed"), "flagged": sum(bool(f) for f in flags)}
+    counts.update({flag: sum(flag in f for f in flags) for flag in FLAGS})
+    return counts
+
+
+def _counts_line(columns: dict[str, np.ndarray]) -> str:
+    c = point_counts(columns)
+    line = f"{c['points']} ({c['complete']} complete, {c['failed']} failed)"
+    if c["flagged"]:
+        kinds = ", ".join(f"{c[flag]} x {flag}" for flag in FLAGS if c[flag])
+        line += (f"; {c['flagged']} complete with a warning ({kinds}: the grid ends before the "
+                 "charging time, tau and the figures that need it are NaN; the text is in each "
+                 "point's 'warning' attribute)")
+    return line
+
+
 def _table_columns(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> list[str]:
     swept = [k for k in _swept(attrs) if k in columns]
     derived = [k for k in ("beta_e_w0", "gamma_e", "kappa") if k not in swept]
+    flagged = any(row_flags(columns))
     return [*swept, *derived, "n_batteries" if "n_batteries" not in swept else "", *FIGURES,
-            *THERMO_COLUMNS, "wall_time", "status"]
+            *THERMO_COLUMNS, "wall_time", "status", "flags" if flagged else ""]
 
 
 def _fmt(x: object) -> str:
@@ -67,6 +116,7 @@ def summary_text(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> str:
     lines = [f"{k:<17} {attrs[k]}" for k in PROVENANCE_KEYS if k in attrs]
     if not columns:
         return "\n".join([*lines, "(no points stored yet)"])
+    lines.append(f"{'points':<17} {_counts_line(columns)}")
     names = [c for c in _table_columns(attrs, columns) if c and c in columns]
     rows = [[_fmt(columns[c][i]) for c in names] for i in ordered_rows(attrs, columns)]
     widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(names)]
@@ -89,7 +139,11 @@ def summary_csv(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> str:
 
 
 def summary_json(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> str:
-    """{"provenance": {...}, "config": "...", "summary": {column: [values]}} (NaN as null)."""
+    """{"provenance": {...}, "config": "...", "counts": {...}, "summary": {column: [values]}}.
+
+    NaN is written as null; "counts" is point_counts (points, complete, failed, flagged and the
+    number of points with each flag).
+    """
     order = ordered_rows(attrs, columns)
 
     def value(x: object) -> object:
@@ -101,5 +155,6 @@ def summary_json(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> str:
     return json.dumps({
         "provenance": {k: attrs[k] for k in PROVENANCE_KEYS if k in attrs},
         "config": attrs.get("config", ""),
+        "counts": point_counts(columns),
         "summary": {c: [value(columns[c][i]) for i in order] for c in columns},
     })

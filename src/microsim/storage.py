@@ -26,7 +26,7 @@ import numpy as np
 from microsim import __version__
 from microsim.config import SweepConfig
 from microsim.params import ModelParams
-from microsim.sweep import SUMMARY_FIGURES, PointResult
+from microsim.sweep import SUMMARY_FIGURES, PointResult, missing_taus
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -37,7 +37,9 @@ __all__ = [
     "read_summary",
 ]
 
-SCHEMA_VERSION = "1.1"  # 1.1: thermodynamics (heats, efficiencies, entropy production)
+#: 1.1: thermodynamics (heats, efficiencies, entropy production); 1.2: per-point ``flags`` and
+#: ``warning`` (a complete point whose grid ends before a charging time) and the summary ``flags``.
+SCHEMA_VERSION = "1.2"
 PARAM_NAMES: tuple[str, ...] = tuple(ModelParams().as_dict())
 DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa")
 UNITS = {
@@ -238,6 +240,8 @@ def _write_point(group: h5py.Group, r: PointResult) -> None:
     attrs["index"] = r.index
     attrs["status"] = r.status
     attrs["reason"] = r.reason
+    attrs["flags"] = ",".join(r.flags)
+    attrs["warning"] = r.warning
     attrs["wall_time"] = r.wall_time
     attrs["method"] = r.method
     for k, v in {**r.params, **r.derived, **r.settings}.items():
@@ -251,6 +255,17 @@ def _write_point(group: h5py.Group, r: PointResult) -> None:
         ds.attrs["units"] = UNITS[k]
 
 
+def _flags(attrs: h5py.AttributeManager) -> str:
+    """A point's comma-separated flags; derived from its charging times if it was written before
+    schema 1.2 (a resumed older file)."""
+    if "flags" in attrs:
+        return str(attrs["flags"])
+    if attrs.get("status") != "complete":
+        return ""
+    return ",".join(missing_taus(str(attrs.get("method", "")), float(attrs.get("tau_mic", np.nan)),
+                                 float(attrs.get("tau_eff", np.nan))))
+
+
 def _write_summary(f: h5py.File) -> None:
     """/summary: one 1-D dataset per parameter, derived quantity and figure, rows in sweep order."""
     points = f["points"]
@@ -261,6 +276,8 @@ def _write_summary(f: h5py.File) -> None:
     summary.attrs["rows"] = len(keys)
     summary.create_dataset("key", data=np.array(keys, dtype=h5py.string_dtype()))
     summary.create_dataset("index", data=[int(points[k].attrs["index"]) for k in keys])
+    summary.create_dataset("flags", data=np.array([_flags(points[k].attrs) for k in keys],
+                                                  dtype=h5py.string_dtype()))
     columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES, *SUMMARY_FIGURES, "wall_time")
     for name in columns:
         values = [points[k].attrs.get(name, np.nan) for k in keys]

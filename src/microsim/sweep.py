@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -40,7 +41,14 @@ EFFECTIVE_THERMO: tuple[str, ...] = ("heat_h_tau", "efficiency_tau", "heat_h_end
 SUMMARY_FIGURES: tuple[str, ...] = (*FIGURES, *THERMO_FIGURES,
                                     *(f"{k}_eff" for k in EFFECTIVE_THERMO))
 
+#: Flags of a complete point whose charging time is not on its grid (figures that need it are NaN).
+FLAGS: dict[str, str] = {
+    "tau_mic_not_reached": "tau_mic not reached",
+    "tau_eff_not_reached": "tau_eff not reached",
+}
+
 __all__ = [
+    "FLAGS",
     "SUMMARY_FIGURES",
     "PointResult",
     "PointTask",
@@ -50,7 +58,9 @@ __all__ = [
     "execute_resilient",
     "guard_tolerance",
     "guard_violations",
+    "missing_taus",
     "point_key",
+    "reach_flags",
     "run_point",
     "tasks",
 ]
@@ -74,12 +84,18 @@ class PointTask:
 
 @dataclass
 class PointResult:
-    """What a worker sends back: status, figures, arrays on the grid, provenance of the point."""
+    """What a worker sends back: status, figures, arrays on the grid, provenance of the point.
+
+    ``flags`` (keys of FLAGS) and ``warning`` (one sentence per flag) mark a complete point whose
+    numbers are valid but incomplete, such as a grid that ends before a charging time.
+    """
 
     index: int
     key: str
     status: str
     reason: str = ""
+    flags: tuple[str, ...] = ()
+    warning: str = ""
     wall_time: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
     derived: dict[str, float] = field(default_factory=dict)
@@ -139,6 +155,55 @@ def guard_violations(checks: dict[str, float], rtol: float) -> list[str]:
     return out
 
 
+def _grid_origin(spec: TimeSpec) -> str:
+    if spec.t_end is not None:
+        return f"time.t_end = {spec.t_end:g}"
+    if spec.t_end_tau is not None:
+        return f"time.t_end_tau = {spec.t_end_tau:g} tau_eff"
+    return "the automatic grid, lengthened to its limit"
+
+
+def missing_taus(method: str, tau_mic: float, tau_eff: float) -> tuple[str, ...]:
+    """Flags (FLAGS keys) of a complete point from its charging times: tau_eff NaN, and tau_mic
+    NaN unless the method is 'effective', whose points have no microscopic solution by design."""
+    flags = []
+    if method != "effective" and not math.isfinite(tau_mic):
+        flags.append("tau_mic_not_reached")
+    if not math.isfinite(tau_eff):
+        flags.append("tau_eff_not_reached")
+    return tuple(flags)
+
+
+def reach_flags(figures: dict[str, float], arrays: dict[str, np.ndarray], method: str,
+                spec: TimeSpec) -> tuple[tuple[str, ...], str]:
+    """Flags and warning of a point whose charging time (Eq. 17) is not on its grid.
+
+    tau_mic is checked unless the method is 'effective' (no microscopic solution by design);
+    tau_eff always. The warning names the end of the grid, where it comes from and the energy
+    deficit left there, e.g. "tau_mic not reached: t_end = 12 (time.t_end = 12) ends before the
+    microscopic charging time (energy deficit 0.31 > epsilon = 0.001 at t_end); tau_mic,
+    eps_tau, power_mic and the figures at tau are NaN".
+    """
+    t_end = float(arrays["t"][-1]) if "t" in arrays and len(arrays["t"]) else math.nan
+    flags = missing_taus(method, figures.get("tau_mic", math.nan), figures.get("tau_eff", math.nan))
+    sentences = []
+    for flag in flags:
+        side = flag.split("_")[1]
+        label = "microscopic" if side == "mic" else "effective"
+        e_ss = figures.get(f"E_ss_{side}", math.nan)
+        energy = arrays.get(f"energy_{side}")
+        if energy is not None and len(energy) and e_ss > 0:
+            left = (f"energy deficit {(e_ss - float(energy[-1])) / e_ss:.3g} > epsilon = "
+                    f"{spec.epsilon:g} at t_end")
+        else:
+            left = f"steady-state energy {e_ss:.3g}"
+        sentences.append(
+            f"{FLAGS[flag]}: t_end = {t_end:.6g} ({_grid_origin(spec)}) ends before the {label} "
+            f"charging time ({left}); tau_{side}, eps_tau, power_{side} and the figures at tau "
+            "are NaN")
+    return flags, "; ".join(sentences)
+
+
 def run_point(task: PointTask) -> PointResult:
     """Compute one point; any failure is returned as status 'failed' with the reason."""
     if os.getpid() != task.parent_pid and threading.current_thread() is threading.main_thread():
@@ -191,6 +256,9 @@ def run_point(task: PointTask) -> PointResult:
         violations = guard_violations(result.checks, task.solver.rtol)
         result.status = "failed" if violations else "complete"
         result.reason = "numerical guard: " + "; ".join(violations) if violations else ""
+        if not violations:
+            result.flags, result.warning = reach_flags(result.figures, result.arrays,
+                                                       result.method, spec)
     except Exception as exc:  # a failed point must not stop the sweep
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
@@ -285,6 +353,8 @@ class Progress:
 
     def __init__(self, total: int, stream: TextIO | None = None, label: str = "sweep") -> None:
         self.total, self.done, self.failed = total, 0, 0
+        self.warned = 0
+        self.flagged: Counter[str] = Counter()
         self.stream = stream or sys.stderr
         self.start = time.perf_counter()
         self.label = label
@@ -297,22 +367,34 @@ class Progress:
     def update(self, result: PointResult) -> None:
         self.done += 1
         self.failed += result.status != "complete"
+        if result.status == "complete" and result.flags:
+            self.warned += 1
+            self.flagged.update(result.flags)
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(failed=self.failed)
+            self.bar.set_postfix(failed=self.failed, warnings=self.warned)
             return
         elapsed = time.perf_counter() - self.start
         eta = elapsed / self.done * (self.total - self.done)
         status = "ok" if result.status == "complete" else f"FAILED ({result.reason})"
+        warning = f"; WARNING: {result.warning}" if result.status == "complete" and result.warning \
+            else ""
         self.stream.write(
             f"{self.label}: [{self.done}/{self.total}] point {result.key} {status} in "
-            f"{result.wall_time:.1f} s; elapsed {elapsed:.0f} s, ETA {eta:.0f} s\n"
+            f"{result.wall_time:.1f} s; elapsed {elapsed:.0f} s, ETA {eta:.0f} s{warning}\n"
         )
         self.stream.flush()
 
     def close(self) -> None:
+        """End the bar; count the computed points that are complete with a warning, by flag."""
         if self.bar is not None:
             self.bar.close()
+        if self.warned:
+            kinds = ", ".join(f"{n} x {flag}" for flag, n in self.flagged.most_common())
+            self.stream.write(f"{self.label}: {self.warned} complete points with a warning "
+                              f"({kinds}); the warning is stored with each point (microsim "
+                              "inspect)\n")
+            self.stream.flush()
 
 
 def consume(results: Iterable[PointResult], progress: Progress) -> Iterator[PointResult]:
