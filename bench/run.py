@@ -29,7 +29,7 @@ KAPPA = 0.1
 POINTS = 121
 TAU_UNITS = 3.0
 #: the collective battery environment of the "steady_env" case: without it the steady state is the
-#: known product state (physics.md §3) and the GMRES solve has nothing to do
+#: known product state (docs/physics.md §3) and the GMRES solve has nothing to do
 ENV = {"gamma_env": 0.05, "beta_env": 0.5}
 
 

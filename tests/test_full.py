@@ -35,7 +35,7 @@ def test_engine_alone_relaxes_to_eq3():
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("kappa", [0.05, 0.5, 2.0])
 def test_steady_state_energy_is_eq14_for_any_g(n, kappa):
-    """physics.md §3: Eq. 3 (x) Eq. 13 is an exact steady state for every g, so E_ss = N e_N."""
+    """docs/physics.md §3: Eq. 3 (x) Eq. 13 is an exact steady state for every g, so E_ss = N e_N."""
     with pytest.warns(UserWarning) if kappa > 1 else contextlib.nullcontext():
         p = paper_point(n, kappa)
     ss = full.steady_state(p)

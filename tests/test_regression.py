@@ -39,7 +39,7 @@ def test_reference_comparison_catches_one_percent_gamma_e(ci_rows):
 
 
 def test_ci_errors_fall_with_kappa_as_kappa_squared(ci_rows):
-    """Independently of the reference: eps_ss is round-off (physics.md §3), every error grows with
+    """Independently of the reference: eps_ss is round-off (docs/physics.md §3), every error grows with
     kappa, and the two smallest kappa give a log-log slope of eps_traj near 2 (measured 1.95)."""
     by_n: dict[int, list[dict]] = {}
     for row in ci_rows:

@@ -37,7 +37,7 @@ EXIT_USAGE = 2
 
 #: Microscopic flags and the ModelParams field each sets.
 MICRO_FLAGS = {"beta_h": "beta_h", "gamma_h": "gamma_h", "gamma_c": "gamma_c", "g": "g"}
-#: Flags of the effective parametrization (physics.md §3).
+#: Flags of the effective parametrization (docs/physics.md §3).
 EFFECTIVE_FLAGS = ("beta_e_w0", "gamma_e", "kappa")
 
 
@@ -102,7 +102,7 @@ def _add_run(sub: Any) -> None:
                        help="battery environment inverse temperature")
     model.add_argument("--allow-no-inversion", action="store_true",
                        help="accept an engine without population inversion")
-    eff = run.add_argument_group("effective parametrization (physics.md §3)")
+    eff = run.add_argument_group("effective parametrization (docs/physics.md §3)")
     eff.add_argument("--beta-e-w0", type=_real, help="beta_e w0 of Eq. 8 (< 0)")
     eff.add_argument("--gamma-e", type=_real, help="Gamma_e of Eq. 8")
     eff.add_argument("--kappa", type=_real, help="time-scale separation of Eq. 7")

@@ -1,6 +1,6 @@
 """One model point: the microscopic solution against the effective one, and the error measures.
 
-This is the unit of work of ``microsim run`` and of every sweep point (physics.md §3).
+This is the unit of work of ``microsim run`` and of every sweep point (docs/physics.md §3).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def default_time_grid(
     """linspace(0, t_end, points), by default t_end = tau_units (tau_eff + ln(1/eps)/(2 gamma_01)).
 
     The microscopic charging lags the effective one because the engine coherence |0><1| needs a
-    time of order 1/gamma_01 to build up (physics.md §3); the second term keeps tau_mic on the grid.
+    time of order 1/gamma_01 to build up (docs/physics.md §3); the second term keeps tau_mic on the grid.
     """
     if t_end is None:
         lag = math.log(1.0 / epsilon) / (2.0 * p.gamma_01)

@@ -68,9 +68,9 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-#: Error measures of the validity map (physics.md §3), in panel order.
+#: Error measures of the validity map (docs/physics.md §3), in panel order.
 ERROR_MEASURES: tuple[str, ...] = ("eps_traj", "eps_tau", "D_max", "eps_ss")
-#: eps_ss is exactly 0 without a battery environment (physics.md §3); below this it is round-off
+#: eps_ss is exactly 0 without a battery environment (docs/physics.md §3); below this it is round-off
 #: and its panel is left out.
 EPS_SS_ROUNDOFF = 1e-9
 #: At most this many kappa values in the microscopic-vs-effective charging figure.
@@ -565,7 +565,7 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
 
     One curve per (N, protocol); the dotted guide is C kappa^2, the leading order of adiabatic
     elimination, through the smallest-kappa point of the first curve. eps_ss gets a panel only if
-    it exceeds round-off (it vanishes exactly without a battery environment, physics.md §3).
+    it exceeds round-off (it vanishes exactly without a battery environment, docs/physics.md §3).
     """
     data = _as_data(source)
     curves = microscopic_curves(data)
@@ -616,7 +616,7 @@ def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
 
 def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
     """Charging curves <H_B>(t)/(N w0), microscopic (solid) against Eq. 8 (dashed), for a few kappa
-    at one N, and their difference; its maximum over t is eps_traj (physics.md §3)."""
+    at one N, and their difference; its maximum over t is eps_traj (docs/physics.md §3)."""
     data = _as_data(source)
     n, protocol, rows = mic_vs_eff_rows(data)
     fig, (ax, ax_d) = _new_figure(2)

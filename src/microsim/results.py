@@ -189,7 +189,7 @@ def _errors(data: fg.SweepData) -> str:
             f"with a kappa^2 guide. Fitted log-log slopes at small kappa (kappa <= {SMALL_KAPPA}, or the "
             "two smallest kappa if fewer points lie there): " + " ".join(parts)
             + f" Largest eps_ss: {_g(float(np.nanmax(eps_ss)), 2)} (zero up to round-off without a "
-            "battery environment, physics.md §3).")
+            "battery environment, docs/physics.md §3).")
 
 
 def _mic_vs_eff(data: fg.SweepData) -> str:

@@ -4,7 +4,7 @@ This is the brute-force reference: QuTiP builds H = H_E + H_B + V and the Lindbl
 Eq. 1 literally, and the Liouvillian (dimension 36^N for M = N) is integrated with an implicit
 method (see solvers.linear). The steady state is solved directly in the sector of the initial
 state: in the full 2^N battery space the kernel is degenerate for N >= 2 (every battery
-J-sector keeps its own steady state, physics.md §3), so it is solved with the batteries restricted
+J-sector keeps its own steady state, docs/physics.md §3), so it is solved with the batteries restricted
 to their symmetric (Dicke) subspace, which holds the initial state |0...0> and is invariant under
 every collective operator.
 """
