@@ -46,12 +46,25 @@ def test_large_n_limits_of_eq14_to_16():
 
 @pytest.mark.parametrize("n", [1, 4, 9])
 def test_individual_ergotropy_is_minus_n_tanh(n):
+    """Individual charging (Eq. 6) ends in N uncorrelated batteries, each in the pair's steady
+    state diag(p0, p1). The ergotropy of that product state from its own 2^N spectrum (the
+    products of p0, p1, filled into the levels 0, w0 (N-fold), ... by passive_energy) is
+    N E_1 = -N w0 tanh(x/2) with ergotropy/energy = 1 - e^{x} (Eq. 16); what compare() reports
+    for the protocol (_individual_ss, via ergotropy_product) must equal it. Round-off: 1e-12."""
     from microsim.comparison import _individual_ss
 
     pair = effective.steady_state(paper_point(1))
+    spectrum, excitations = np.ones(1), np.zeros(1)
+    for _ in range(n):
+        spectrum = np.kron(spectrum, pair.battery_populations)
+        excitations = np.add.outer(excitations, [0.0, 1.0]).ravel()
+    energy = float(spectrum @ excitations)
+    ergotropy = energy - passive_energy(spectrum, n, 1.0)
+    assert ergotropy == pytest.approx(cf.ergotropy_individual(n, PAPER_X), rel=1e-12)
+    assert ergotropy / energy == pytest.approx(1 - math.exp(PAPER_X), rel=1e-12)
     ss = _individual_ss(pair, n, 1.0)
-    assert ss.ergotropy == pytest.approx(cf.ergotropy_individual(n, PAPER_X), rel=1e-12)
-    assert ss.ergotropy / ss.energy == pytest.approx(1 - math.exp(PAPER_X), rel=1e-12)
+    assert ss.energy == pytest.approx(energy, rel=1e-12)
+    assert ss.ergotropy == pytest.approx(ergotropy, rel=1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 6])

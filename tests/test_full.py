@@ -96,8 +96,6 @@ def test_individual_protocol_is_n_copies_of_the_pair(grid):
     np.testing.assert_allclose(whole.energy, c.mic.energy, atol=2 * OBS_TOL)
     np.testing.assert_allclose(whole.sigma, c.mic.sigma, atol=1e-6)
     np.testing.assert_allclose(whole.ergotropy, c.mic.ergotropy, atol=2 * OBS_TOL)
-    pair = full.evolve(p.pair(), grid)
-    np.testing.assert_allclose(c.mic.energy, 2 * pair.energy, rtol=1e-14)
 
 
 @pytest.mark.parametrize("n", [1, 2])

@@ -1,4 +1,4 @@
-"""The five exact structures of physics.md §4, each checked on the full tensor space (N = M = 2, 3).
+"""The five exact structures of docs/physics.md §4, each checked on the full tensor space (N = M = 2, 3).
 
 Each claim is checked as an invariance of the full Liouvillian L (applied to a random operator of
 the claimed subspace, an exact statement up to round-off, 1e-12 relative) and, at N = 2, along a

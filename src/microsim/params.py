@@ -93,8 +93,10 @@ class ModelParams:
 
     Energies ``w0 < wh`` and rates share one unit; ``beta_*`` are inverse temperatures in its inverse.
     ``g`` is the coupling of Eq. 5 (collective; divided by sqrt(N) when ``normalization='sqrt_n'``)
-    or of Eq. 6 (individual, engine j to battery j). ``gamma_env, beta_env`` add a collective battery
-    environment Gamma (D[S^-] + e^{-beta w0} D[S^+]). ``n_engines`` (M) defaults to ``n_batteries``.
+    or of Eq. 6 (individual, engine j to battery j). ``gamma_env, beta_env`` add a battery
+    environment Gamma (D[L] + e^{-beta w0} D[L^dag]): L = S^- (one bath) for the collective protocol,
+    L = sigma_k^- (a bath per battery) for the individual one. ``n_engines`` (M) defaults to
+    ``n_batteries``.
     """
 
     w0: float = 1.0
@@ -201,7 +203,7 @@ class ModelParams:
 
     @property
     def gamma_01(self) -> float:
-        """Decay rate of the engine coherence |0><1| (physics.md §3).
+        """Decay rate of the engine coherence |0><1| (docs/physics.md §3).
 
         gamma_01 = (Gamma_h e^{-beta_h w_h} + Gamma_c e^{-beta_c w_c}) / 2.
         """
@@ -257,7 +259,7 @@ class ModelParams:
 
     @property
     def beta_e_w0(self) -> float:
-        """Effective beta_e w0 of Eq. 8 including the battery environment (physics.md §2).
+        """Effective beta_e w0 of Eq. 8 including the battery environment (docs/physics.md §2).
 
         beta_e w0 -> log(Gamma_e + Gamma) - log(Gamma_e e^{-beta_e w0} + Gamma e^{-beta w0}).
         """
@@ -309,7 +311,7 @@ class ModelParams:
         normalization: Normalization = "sqrt_n",
         engine_init: EngineInit = "steady",
     ) -> ModelParams:
-        """The microscopic point with given effective dynamics and time-scale separation (physics.md §3).
+        """The microscopic point with given effective dynamics and time-scale separation (docs/physics.md §3).
 
         beta_h = (beta_e_w0 + beta_c w_c)/w_h; with Gamma_c = r Gamma_h, c = min(1 + e^{-beta_h w_h},
         r (1 + e^{-beta_c w_c})) and N' = N (collective) or 1 (individual), Eq. 7 gives

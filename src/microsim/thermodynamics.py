@@ -105,7 +105,7 @@ def marginal_entropy(p: ModelParams, engine_populations: FloatArray,
     """S(rho_B) + sum_j S(rho_{E_j}): the entropy without correlations (an upper bound of S).
 
     The battery state is diagonal in the Dicke basis and each engine's reduced state is diagonal
-    (physics.md §4), so both are Shannon entropies of populations.
+    (docs/physics.md §4), so both are Shannon entropies of populations.
     """
     s_b = shannon(battery_populations)
     s_e = shannon(engine_populations)
