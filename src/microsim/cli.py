@@ -29,7 +29,7 @@ from microsim.comparison import (
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 from microsim.resources import ResourceError
 from microsim.solvers import METHODS
-from microsim.solvers.linear import IntegrationError, SolverOptions
+from microsim.solvers.linear import PROPAGATIONS, IntegrationError, SolverOptions
 
 __all__ = ["main"]
 
@@ -115,6 +115,8 @@ def _add_run(sub: Any) -> None:
     num.add_argument("--method", choices=METHODS, default="auto", help="microscopic solver")
     num.add_argument("--rtol", type=_real, default=SolverOptions.rtol)
     num.add_argument("--atol", type=_real, default=SolverOptions.atol)
+    num.add_argument("--propagation", choices=PROPAGATIONS, default="auto",
+                     help="symmetric solver: Chebyshev, implicit (Radau + GMRES) or by cost (auto)")
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -207,6 +209,7 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
     return {
         "params": c.params.as_dict(),
         "method": c.method,
+        "solver": {k: v if isinstance(v, str) else _json_value(float(v)) for k, v in c.mic.solver.items()},
         "derived": c.params.derived(),
         "figures": {k: _json_value(float(c.figures[k])) for k in FIGURES},
         "thermodynamics": {
@@ -251,7 +254,7 @@ def comparison_table(c: Comparison) -> str:
 def _run(args: argparse.Namespace) -> int:
     try:
         p = params_from_args(args)
-        options = SolverOptions(rtol=args.rtol, atol=args.atol)
+        options = SolverOptions(rtol=args.rtol, atol=args.atol, propagation=args.propagation)
         if args.t_end is not None and args.t_end <= 0:
             raise ValueError(f"--t-end must be > 0, got {args.t_end}")
         if not 0 < args.epsilon < 1:

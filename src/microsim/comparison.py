@@ -28,7 +28,7 @@ from microsim.refinement import (
     refine_maximum,
 )
 from microsim.solvers import SOLVERS, effective, resolve_method
-from microsim.solvers.linear import SolverOptions
+from microsim.solvers.linear import SolverOptions, single_threaded_blas
 from microsim.solvers.result import SteadyState, Trajectory
 from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynamics_effective
 
@@ -220,9 +220,13 @@ def compare(
     t merged with early times (refinement.measurement_grid) and refined by propagation from the
     bracket of each (refinement.py, docs/physics.md §3). Trajectories are returned on t.
     """
-    options = options or SolverOptions()
-    t = np.asarray(t, dtype=float)
-    method = resolve_method(method, p)
+    with single_threaded_blas():
+        return _compare(p, np.asarray(t, dtype=float), resolve_method(method, p),
+                        options or SolverOptions(), epsilon)
+
+
+def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
+             epsilon: float) -> Comparison:
     n, w0 = p.n_batteries, p.w0
     q = p.pair() if p.protocol == "individual" else p
     grid, keep = measurement_grid(t, q.gamma_01)

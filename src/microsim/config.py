@@ -20,7 +20,7 @@ import yaml
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 from microsim.resources import available_memory
 from microsim.solvers import METHODS, memory_estimate
-from microsim.solvers.linear import STIFF_METHODS
+from microsim.solvers.linear import PROPAGATIONS, STIFF_METHODS
 
 __all__ = [
     "BACKENDS",
@@ -72,6 +72,7 @@ class SolverSpec:
     integrator: str = "BDF"
     rtol: float = 1e-8
     atol: float = 1e-11
+    propagation: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -353,12 +354,14 @@ def _time(check: _Checker, raw: Any) -> TimeSpec:
 
 
 def _solver(check: _Checker, raw: Any) -> SolverSpec:
-    block = check.mapping("solver", raw, ("method", "integrator", "rtol", "atol"))
+    block = check.mapping("solver", raw, ("method", "integrator", "rtol", "atol", "propagation"))
     return SolverSpec(
         method=check.choice("solver.method", block.get("method", "auto"), METHODS),
         integrator=check.choice("solver.integrator", block.get("integrator", "BDF"), STIFF_METHODS),
         rtol=check.number("solver.rtol", block.get("rtol", 1e-8), low=1e-14, high=1e-2),
         atol=check.number("solver.atol", block.get("atol", 1e-11), low=1e-16, high=1e-2),
+        propagation=check.choice("solver.propagation", block.get("propagation", "auto"),
+                                 PROPAGATIONS),
     )
 
 

@@ -213,6 +213,7 @@ def run_point(task: PointTask) -> PointResult:
     result = PointResult(task.index, task.key, "failed")
     result.settings = {
         "method_requested": task.solver.method, "integrator": task.solver.integrator,
+        "propagation_requested": task.solver.propagation,
         "rtol": task.solver.rtol, "atol": task.solver.atol, "points": task.time.points,
         "epsilon": task.time.epsilon, "t_end_requested": task.time.t_end or math.nan,
         "t_end_tau": task.time.t_end_tau or math.nan,
@@ -222,7 +223,8 @@ def run_point(task: PointTask) -> PointResult:
         result.params, result.derived = p.as_dict(), p.derived()
         result.method = resolve_method(task.solver.method, p)
         options = SolverOptions(rtol=task.solver.rtol, atol=task.solver.atol,
-                                method=task.solver.integrator)
+                                method=task.solver.integrator,
+                                propagation=task.solver.propagation)
         spec = task.time
         if spec.t_end is None and spec.t_end_tau is None:
             c = compare_until_charged(p, spec.points, task.solver.method, options, spec.epsilon)
@@ -251,6 +253,7 @@ def run_point(task: PointTask) -> PointResult:
             "entropy_production": tm.entropy_production,
             "entropy_production_marginal": tm.entropy_production_marginal,
         }
+        result.settings.update({f"solver_{k}": v for k, v in c.mic.solver.items()})
         result.checks = {f"{k}_{side}": v for side, traj in (("mic", c.mic), ("eff", c.eff))
                          for k, v in traj.checks.items()}
         violations = guard_violations(result.checks, task.solver.rtol)

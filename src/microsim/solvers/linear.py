@@ -19,11 +19,36 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
+from threadpoolctl import threadpool_limits
 
-__all__ = ["STIFF_METHODS", "IntegrationError", "SolverOptions", "integrate", "kernel_vector"]
+__all__ = [
+    "PROPAGATIONS",
+    "STIFF_METHODS",
+    "IntegrationError",
+    "SolverOptions",
+    "integrate",
+    "kernel_vector",
+    "single_threaded_blas",
+]
 
 #: Implicit integrators of scipy.integrate.solve_ivp that take a sparse Jacobian.
 STIFF_METHODS: tuple[str, ...] = ("BDF", "Radau")
+
+#: Time propagation of the permutation-symmetric solver: chosen by cost ('auto'), the Chebyshev
+#: expansion (cost ~ ||L|| t), or Radau IIA with preconditioned GMRES (cost ~ slow dynamics).
+PROPAGATIONS: tuple[str, ...] = ("auto", "chebyshev", "implicit")
+
+
+def single_threaded_blas() -> threadpool_limits:
+    """Context in which BLAS uses one thread.
+
+    The solvers' dense work is many small blocks (bath blocks of 91-861 rows, Krylov updates,
+    level-1 updates of the Chebyshev sum): on this 2-core machine OpenBLAS's second thread made
+    it slower, not faster (N = 12, kappa = 0.1: the implicit curve 104 s with 2 threads against
+    9.6 s with one; the Chebyshev curve at N = 6, 4.7 s against 2.4 s), and sweeps already run
+    one process per core.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 class IntegrationError(RuntimeError):
@@ -32,11 +57,13 @@ class IntegrationError(RuntimeError):
 
 @dataclass(frozen=True)
 class SolverOptions:
-    """Tolerances of the time integration (relative and absolute, on the state vector)."""
+    """Tolerances of the time integration (relative and absolute, on the state vector), the
+    integrator of SciPy's solve_ivp (full solver) and the symmetric solver's propagation."""
 
     rtol: float = 1e-8
     atol: float = 1e-11
     method: str = "BDF"
+    propagation: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("rtol", "atol"):
@@ -45,6 +72,9 @@ class SolverOptions:
                 raise ValueError(f"{name} must be in (0, 1), got {value!r}")
         if self.method not in STIFF_METHODS:
             raise ValueError(f"method must be one of {', '.join(STIFF_METHODS)}, got {self.method!r}")
+        if self.propagation not in PROPAGATIONS:
+            raise ValueError(f"propagation must be one of {', '.join(PROPAGATIONS)}, "
+                             f"got {self.propagation!r}")
 
 
 def integrate(

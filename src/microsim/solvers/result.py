@@ -24,7 +24,8 @@ class Trajectory:
     ``trace_error`` = max_t |tr rho - 1|, ``hermiticity_error`` = max_t max |rho - rho^dag|,
     ``min_eigenvalue`` = min_t of the smallest eigenvalue (or population) of the state.
     ``entropy`` is the von Neumann entropy of the whole state (engines and batteries) where the
-    solver has the whole spectrum (full tensor space), else None.
+    solver has the whole spectrum (full tensor space), else None. ``solver`` records how the
+    solution was computed (the symmetric solver's propagation and its work counts).
     """
 
     t: FloatArray
@@ -35,6 +36,7 @@ class Trajectory:
     engine_populations: FloatArray | None = None
     checks: dict[str, float] = field(default_factory=dict)
     entropy: FloatArray | None = None
+    solver: dict[str, float | str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n_t = np.shape(self.t)[0]

@@ -1,6 +1,6 @@
 """Exact permutation-symmetric solver of the collective microscopic problem (Eq. 1 + Eq. 5).
 
-Basis (physics.md §4). rho is invariant under engine permutations, the batteries stay in the Dicke
+Basis (docs/physics.md §4). rho is invariant under engine permutations, the batteries stay in the Dicke
 space |m>, and only the engine units |0><0|, |1><1|, |2><2|, |1><0|, |0><1| occur. With counts
 n = (n00, n11, n22, n10, n01), sum M, let S_n be the sum of the products of units with these
 counts over all mult(n) = M!/(n00! n11! n22! n10! n01!) distinct engine assignments. Then
@@ -33,6 +33,7 @@ otherwise by GMRES preconditioned with the exact inverse of the (block-diagonal)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,15 +49,28 @@ from scipy.special import gammaln, ive
 from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
 from microsim.resources import check_memory
-from microsim.solvers.linear import IntegrationError, SolverOptions, integrate, kernel_vector
+from microsim.solvers.implicit import ImplicitSystem, implicit_states
+from microsim.solvers.linear import (
+    IntegrationError,
+    SolverOptions,
+    integrate,
+    kernel_vector,
+    single_threaded_blas,
+)
 from microsim.solvers.result import Propagator, SteadyState, Trajectory
 
 __all__ = [
+    "BathBlocks",
+    "BathSolve",
     "SymmetricSpace",
+    "chebyshev_products",
     "chebyshev_propagate",
     "engine_battery_coherences",
     "evolve",
+    "fast_rate",
     "generator",
+    "implicit_products",
+    "implicit_system",
     "initial_state",
     "propagator",
     "spectral_bounds",
@@ -413,7 +427,7 @@ TRUNCATION_ALARM = 1e3
 
 def chebyshev_propagate(
     gen: sp.csr_matrix, x0: FloatArray, t: FloatArray, bounds: tuple[float, float], tol: float,
-    stats: dict[str, float] | None = None, plan: dict[str, object] | None = None,
+    stats: dict[str, float | str] | None = None, plan: dict[str, object] | None = None,
 ) -> Iterator[FloatArray]:
     """x(t_k) = exp(L (t_k - t_0)) x0 by Chebyshev expansion of exp on an enclosing ellipse.
 
@@ -449,7 +463,7 @@ def chebyshev_propagate(
 
 
 def _chebyshev_states(plan: dict, x: FloatArray, steps: FloatArray, tol: float,
-                      stats: dict[str, float]) -> Iterator[FloatArray]:
+                      stats: dict[str, float | str]) -> Iterator[FloatArray]:
     ell, h_best, twice, cache = plan["ellipse"], plan["h"], plan["twice"], plan["coefficients"]
     yield x.copy()
     for dt in steps:
@@ -461,6 +475,7 @@ def _chebyshev_states(plan: dict, x: FloatArray, steps: FloatArray, tol: float,
                 if res is None:
                     raise IntegrationError(f"no Chebyshev expansion reaches tol = {tol} for h = {h}")
                 cache[h] = res[0]
+            stats["chebyshev_products"] = stats.get("chebyshev_products", 0) + n_sub * cache[h].size
             for _ in range(n_sub):
                 x, last = _chebyshev_sum(twice, cache[h], x)
                 stats["truncation_error"] = max(stats["truncation_error"], last)
@@ -488,17 +503,22 @@ def _chebyshev_sum(twice: sp.csr_matrix, coeffs: FloatArray, x: FloatArray) -> t
 
 
 # ----------------------------------------------------------------------------- steady state
-class _BathInverse:
-    """(sigma - L_bath)^{-1}: the bath part is block diagonal in the storage order.
+@dataclass(frozen=True)
+class BathBlocks:
+    """The bath part of the generator, -L_bath, as dense blocks in the storage order.
 
     For each c = n10 + n01 every block (fixed n10, m) is the same triangle n11 + n22 <= M - c with
-    the same matrix, so one dense LU per c serves all blocks at once (a solve with many columns).
+    the same matrix (M - c independent engines relaxing, c coherences decaying at gamma_01), so one
+    matrix per c serves all blocks: ``groups[c] = (lo, hi, matrix)`` over storage rows lo:hi.
     """
 
-    def __init__(self, p: ModelParams, space: SymmetricSpace, sigma: float) -> None:
+    groups: tuple[tuple[int, int, FloatArray], ...]
+
+    @classmethod
+    def build(cls, p: ModelParams, space: SymmetricSpace) -> BathBlocks:
         c_all = space.counts[:, U10] + space.counts[:, U01]
         bounds = np.searchsorted(c_all, np.arange(p.n_engines + 2))  # storage is sorted by c
-        self.blocks: list[tuple[int, int, int, tuple[FloatArray, NDArray[np.int32]]]] = []
+        groups = []
         for c in range(p.n_engines + 1):
             lo, hi = int(bounds[c]), int(bounds[c + 1])
             if hi == lo:
@@ -507,28 +527,56 @@ class _BathInverse:
             n11, n22 = np.array([(i, j) for i in range(k + 1) for j in range(k + 1 - i)]).T
             size = n11.size
             counts = np.stack([k - n11 - n22, n11, n22, np.full(size, c), np.zeros(size, int)], axis=1)
-            where = {(i, j): r for r, (i, j) in enumerate(zip(n11, n22, strict=True))}
-            block = np.diag(sigma - _bath_diagonal(p, counts))
+            row = {(i, j): r for r, (i, j) in enumerate(zip(n11, n22, strict=True))}
+            block = np.diag(-_bath_diagonal(p, counts))
             for u, v, rate in _bath_moves(p):
-                for col in range(size):
-                    if counts[col, u] == 0:
-                        continue
+                for col in np.flatnonzero(counts[:, u]):
                     new = counts[col].copy()
                     new[u] -= 1
                     new[v] += 1
-                    block[where[(new[U11], new[U22])], col] -= rate * counts[col, u]
-            self.blocks.append((lo, hi, size, sla.lu_factor(block)))
+                    block[row[(new[U11], new[U22])], col] -= rate * counts[col, u]
+            groups.append((lo, hi, block))
+        return cls(tuple(groups))
 
-    def __call__(self, r: FloatArray) -> FloatArray:
-        y = np.empty_like(r)
-        for lo, hi, size, lu in self.blocks:
-            rhs = r[lo:hi].reshape(-1, size).T
-            y[lo:hi] = sla.lu_solve(lu, rhs, check_finite=False).T.ravel()
+    def inverse(self, sigma: complex) -> BathSolve:
+        """(sigma - L_bath)^{-1}: one dense LU per c (complex for complex sigma)."""
+        dtype = complex if isinstance(sigma, complex) else float
+        return BathSolve(tuple(
+            (lo, hi, sla.lu_factor(block + sigma * np.eye(block.shape[0], dtype=dtype)))
+            for lo, hi, block in self.groups))
+
+    @property
+    def bounds(self) -> tuple[tuple[int, int], ...]:
+        """Storage rows (lo, hi) of each group."""
+        return tuple((lo, hi) for lo, hi, _ in self.groups)
+
+
+@dataclass(frozen=True)
+class BathSolve:
+    """(sigma - L_bath)^{-1} applied to vectors (n,) or blocks of columns (n, k): every block of
+    a group is solved at once, as a solve with many right-hand sides."""
+
+    factors: tuple[tuple[int, int, tuple[NDArray, NDArray]], ...]
+
+    def __call__(self, r: NDArray) -> NDArray:
+        y = np.empty(r.shape, dtype=np.result_type(r.dtype, self.factors[0][2][0].dtype))
+        for index, (lo, hi, _) in enumerate(self.factors):
+            y[lo:hi] = self.group(index, r[lo:hi])
         return y
+
+    def group(self, index: int, rows: NDArray) -> NDArray:
+        """The solve on the storage rows of one group (rows: (hi - lo,) or (hi - lo, k))."""
+        _, _, lu = self.factors[index]
+        size = lu[0].shape[0]
+        cols = rows.reshape(rows.shape[0], -1)
+        k = cols.shape[1]
+        stacked = cols.reshape(-1, size, k).transpose(1, 0, 2).reshape(size, -1)
+        solved = sla.lu_solve(lu, stacked, check_finite=False)
+        return solved.reshape(size, -1, k).transpose(1, 0, 2).reshape(rows.shape)
 
 
 def _product_steady_state(p: ModelParams, space: SymmetricSpace) -> FloatArray:
-    """Eq. 3 engines times the battery of Eq. 13 at the engines' beta_e (physics.md §3).
+    """Eq. 3 engines times the battery of Eq. 13 at the engines' beta_e (docs/physics.md §3).
 
     The exact steady state without battery environment (for g > 0); the starting point of GMRES.
     """
@@ -559,7 +607,7 @@ def _steady_vector(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
     x_ref = _product_steady_state(p, space)
     rhs = -(gen @ x_ref)
     if np.linalg.norm(rhs) > 1e-14 * weight:
-        precond = _BathInverse(p, space, 0.1 * p.gamma_01)
+        precond = BathBlocks.build(p, space).inverse(0.1 * p.gamma_01)
         op = spla.LinearOperator(gen.shape, matvec=lambda v: gen @ precond(v), dtype=float)
         z, _ = spla.gmres(op, rhs, rtol=1e-12, atol=1e-14 * weight,
                              restart=min(GMRES_RESTART, space.size), maxiter=20)
@@ -635,14 +683,94 @@ def _trajectory(p: ModelParams, t: FloatArray, pops: FloatArray, engines: FloatA
     )
 
 
-def propagator(p: ModelParams, options: SolverOptions | None = None,
-               stats: dict[str, float] | None = None) -> Propagator:
-    """The collective model as a Propagator on the stored unknowns x (Chebyshev, BDF fallback).
+def implicit_system(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
+                    bath: BathBlocks | None = None) -> ImplicitSystem:
+    """The generator with its bath blocks and slow space, for solvers/implicit.
 
-    ``options.atol`` is the truncation tolerance of each Chebyshev sub-step. Where the spectrum's
-    ellipse admits no step (kappa ~ 1), or a sub-step's a-posteriori truncation estimate raises
-    the alarm, the rest of the interval is integrated by BDF on the same generator from the last
-    good state. ``stats`` receives the largest truncation estimate.
+    Z: engines in the multinomial occupation numbers of Eq. 3 (the bath's steady state, so
+    L_bath Z = 0) times the battery population |m><m|; Y: the trace over engines at battery m.
+    """
+    diag = np.flatnonzero(space.populations)
+    weights = _engine_weights(p, space.counts[diag, :3])
+    n = p.n_batteries + 1
+    slow = sp.csr_matrix((weights, (diag, space.m[diag])), shape=(space.size, n))
+    dual = sp.csr_matrix((np.ones(diag.size), (space.m[diag], diag)), shape=(n, space.size))
+    bath = bath or BathBlocks.build(p, space)
+    return ImplicitSystem(gen, bath.inverse, bath.bounds, slow, dual)
+
+
+#: The implicit propagation starts after this many e-folds of the slowest fast rate (fast_rate):
+#: the initial transient (bath relaxation, build-up of the engine coherence) is Chebyshev's.
+HEAD_DECAYS = 25.0
+
+#: Radau's step control bounds the error of its embedded order-3 solution; the order-5 solution it
+#: keeps is far more accurate (N = 12: energy error 1.2e-9 in E/N at rtol 1e-6, 1.5e-11 at 1e-8,
+#: against a Chebyshev reference at 1e-13). Its tolerances are this factor times the state
+#: tolerances, so that the default rtol 1e-8 gives about 1e-9 in E/N (tests/test_implicit.py).
+IMPLICIT_TOLERANCE_FACTOR = 100.0
+
+#: Cost model of 'auto', in sparse real products with L: an implicit step is three stage solves
+#: of about IMPLICIT_ITERATIONS GMRES iterations each (measured 9-19 from kappa = 0.01 to 1 at
+#: N = 6-20); an iteration costs a complex product, the bath blocks and the Arnoldi update, whose
+#: dense (BLAS 3) flops run about BLAS_EFFICIENCY times faster than those of a sparse product.
+IMPLICIT_ITERATIONS = 15
+BLAS_EFFICIENCY = 4.0
+#: Steps the implicit propagation takes beyond one per output interval (measured 40-160).
+IMPLICIT_EXTRA_STEPS = 100
+
+
+def fast_rate(p: ModelParams) -> float:
+    """The slowest of the fast rates: the smallest nonzero relaxation rate of one engine's baths
+    (Eq. 1) or gamma_01, the decay of its coherence |0><1| (docs/physics.md §3)."""
+    gh, gc, bh, bc = p.gamma_h, p.gamma_c, p.boltz_h, p.boltz_c
+    engine = np.array([[-gh * bh, 0.0, gh], [0.0, -gc * bc, gc], [gh * bh, gc * bc, -(gh + gc)]])
+    rates = np.sort(-np.linalg.eigvals(engine).real)
+    return float(min(rates[1], p.gamma_01))
+
+
+def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float) -> int:
+    """Sparse products the Chebyshev propagation over the grid t will take (its plan, no run)."""
+    steps = np.diff(np.asarray(t, dtype=float))
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return 0
+    ell, h_best = _plan(*bounds, float(steps.max()), tol)
+    total = 0
+    for dt, count in zip(*np.unique(steps, return_counts=True), strict=True):
+        n_sub = math.ceil(dt / h_best * (1.0 - 1e-12))
+        res = _coefficients(ell, float(dt / n_sub), tol)
+        total += count * n_sub * (res[0].size if res is not None else 10**9)
+    return int(total)
+
+
+def implicit_products(gen: sp.csr_matrix, bath: BathBlocks, t: FloatArray) -> int:
+    """The cost model's estimate of the implicit propagation over the grid t, in sparse products."""
+    intervals = int(np.count_nonzero(np.diff(np.asarray(t, dtype=float)) > 0))
+    product = 2.0 * gen.nnz
+    bath_flops = sum(8.0 * block.shape[0] * (hi - lo) for lo, hi, block in bath.groups)
+    arnoldi = 16.0 * IMPLICIT_ITERATIONS * gen.shape[0]
+    per_iteration = 4.0 + (bath_flops + arnoldi) / BLAS_EFFICIENCY / product
+    return int(3 * IMPLICIT_ITERATIONS * (intervals + IMPLICIT_EXTRA_STEPS) * per_iteration)
+
+
+def propagator(p: ModelParams, options: SolverOptions | None = None,
+               stats: dict[str, float | str] | None = None) -> Propagator:
+    """The collective model as a Propagator on the stored unknowns x.
+
+    Two exact propagations, chosen per call by ``options.propagation``:
+
+    * 'chebyshev': the expansion of chebyshev_propagate, ``options.atol`` per sub-step; its cost
+      grows like ||L|| t, i.e. like 1/kappa at fixed effective dynamics. Where the ellipse admits
+      no step (kappa ~ 1) or a sub-step raises the truncation alarm, BDF on the same generator
+      takes over from the last good state.
+    * 'implicit': Radau IIA with two-level preconditioned GMRES stage solves (solvers/implicit.py),
+      whose cost is set by the slow dynamics; the times up to HEAD_DECAYS / fast_rate, where the
+      initial transient lives, stay with Chebyshev.
+    * 'auto' takes the one with the smaller cost estimate (chebyshev_products against
+      implicit_products) for the grid of each call.
+
+    ``stats`` receives the largest truncation estimate, the propagation of the first call, and
+    the counts of Chebyshev products, implicit steps and GMRES iterations.
     """
     options = options or SolverOptions()
     check_memory("symmetric", symmetric_solver_bytes(p), p)
@@ -651,9 +779,33 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
     bounds = spectral_bounds(p)
     stats = {} if stats is None else stats
     plan: dict[str, object] = {}
+    head = HEAD_DECAYS / fast_rate(p)
+    built: dict[str, object] = {}
 
-    def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
-        t = np.asarray(t, dtype=float)
+    def bath() -> BathBlocks:
+        if "bath" not in built:
+            built["bath"] = BathBlocks.build(p, space)
+        return built["bath"]  # type: ignore[return-value]
+
+    def system() -> ImplicitSystem:
+        if "system" not in built:
+            built["system"] = implicit_system(p, space, gen, bath())
+        return built["system"]  # type: ignore[return-value]
+
+    def choose(t: FloatArray) -> str:
+        if options.propagation != "auto":
+            return options.propagation
+        tail = t[t >= head]
+        if tail.size < 2:
+            return "chebyshev"
+        tail = np.concatenate([[max(t[0], head)], tail])
+        try:
+            cheb = chebyshev_products(bounds, tail, options.atol)
+        except IntegrationError:
+            return "implicit"
+        return "implicit" if implicit_products(gen, bath(), tail) < cheb else "chebyshev"
+
+    def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         done, x = 0, np.array(x0, dtype=float)
         try:
             for x in chebyshev_propagate(gen, x0, t, bounds, options.atol, stats, plan):
@@ -666,6 +818,28 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         # implicit integrator takes over from the last state returned.
         start = max(done - 1, 0)
         yield from integrate(gen, x, t[start:] - t[start], options)[1 if done else 0:]
+
+    def by_implicit(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
+        split = max(float(t[0]), min(head, float(t[-1])))
+        early = t[t < split]
+        x = np.array(x0, dtype=float)
+        if early.size:
+            states = list(by_chebyshev(x0, np.concatenate([early, [split]])))
+            yield from states[:-1]
+            x = states[-1]
+        factor = IMPLICIT_TOLERANCE_FACTOR
+        late = np.concatenate([[split], t[t >= split]])
+        states = implicit_states(system(), x, late, min(factor * options.rtol, 1e-3),
+                                 min(factor * options.atol, 1e-3))
+        next(states)  # the state at the split time
+        yield from states
+        stats.update({f"implicit_{k}": float(v) for k, v in system().stats.items()})
+
+    def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
+        t = np.asarray(t, dtype=float)
+        method = choose(t)
+        stats.setdefault("propagation", method)
+        yield from (by_implicit if method == "implicit" else by_chebyshev)(x0, t)
 
     def populations(x: FloatArray) -> FloatArray:
         return _observables(p, space, x[None, :])[0][0]
@@ -690,34 +864,39 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
 
     Returns the trajectory and the propagator, so that a caller can continue from a state it kept.
     """
-    stats: dict[str, float] = {}
+    stats: dict[str, float | str] = {}
     prop = propagator(p, options, stats)
     space = symmetric_space(p.n_engines, p.n_batteries)
     keep = np.ones(t.size, bool) if keep is None else keep
     pops = np.empty((int(keep.sum()), p.n_batteries + 1))
     engines = np.empty((pops.shape[0], 3))
     min_block, row = math.inf, 0
-    for k, x in enumerate(prop.advance(prop.initial, t)):
-        pop, engine = _observables(p, space, x[None, :])
-        if watch is not None:
-            watch(k, x, pop[0])
-        if keep[k]:
-            pops[row], engines[row] = pop[0], engine[0]
-            min_block = min(min_block, _min_block_eigenvalue(p, space, x))
-            row += 1
-    return _trajectory(p, t[keep], pops, engines, min_block, stats["truncation_error"]), prop
+    with single_threaded_blas():
+        for k, x in enumerate(prop.advance(prop.initial, t)):
+            pop, engine = _observables(p, space, x[None, :])
+            if watch is not None:
+                watch(k, x, pop[0])
+            if keep[k]:
+                pops[row], engines[row] = pop[0], engine[0]
+                min_block = min(min_block, _min_block_eigenvalue(p, space, x))
+                row += 1
+    traj = _trajectory(p, t[keep], pops, engines, min_block,
+                       float(stats.get("truncation_error", 0.0)))
+    solver = {k: v for k, v in stats.items() if k != "truncation_error"}
+    return dataclasses.replace(traj, solver=solver), prop
 
 
 def steady_state(p: ModelParams) -> SteadyState:
     """The steady state reached from the initial state: the kernel of L with the trace condition.
 
-    Unique in this sector for g > 0 (the batteries stay symmetric, physics.md §3), solved
+    Unique in this sector for g > 0 (the batteries stay symmetric, docs/physics.md §3), solved
     directly, not read off a late time.
     """
     check_memory("symmetric", symmetric_solver_bytes(p), p)
     space = symmetric_space(p.n_engines, p.n_batteries)
     gen = generator(p, space)
-    x = _steady_vector(p, space, gen)
+    with single_threaded_blas():
+        x = _steady_vector(p, space, gen)
     traj = _trajectory(p, np.zeros(1), *_observables(p, space, x[None, :]))
     return SteadyState(
         battery_populations=traj.battery_populations[0],

@@ -1,0 +1,207 @@
+"""Radau IIA for the permutation-symmetric generator, stage solves by two-level preconditioned GMRES.
+
+The generator L = L_bath + L_rest is stiff because the bath rates grow like N / kappa^2 at fixed
+effective dynamics, so an explicit (Chebyshev) propagation needs a number of products proportional
+to ||L|| t. An L-stable implicit step is limited only by the accuracy of the slow dynamics; its cost
+is in the linear systems (sigma - L) x = b, sigma = lambda / h for the Radau eigenvalues
+(solvers/radau.py). They are solved by GMRES, right-preconditioned in two levels:
+
+* fine level: B^{-1} = (sigma - L_bath)^{-1}, exact and block diagonal (BathBlocks);
+* coarse level, the slow manifold of adiabatic elimination: Z spans the states with every
+  engine in its bath steady state (Eq. 3, multinomial occupation numbers) and the battery in
+  |m><m|, m = 0..N, so that L_bath Z = 0; Y sums the populations of each battery m, so that
+  Y L_bath = 0. The coarse space is dressed with the coherence it drives,
+  Z_ad = Z + B^{-1} L_rest Z, and the coarse operator is S = Y (sigma - L) Z_ad =
+  sigma - Y L_rest B^{-1} L_rest Z: at sigma -> 0 this is the second-order (Eq. 8-like) generator
+  of the battery populations, which is what the bath blocks alone cannot see.
+
+    P r = B^{-1} r + Z_ad S^{-1} Y (r - (sigma - L) B^{-1} r).
+
+The GMRES iteration count then depends on how well time scales separate, not on their ratio:
+measured at N = M = 12, 13-14 iterations for 1e-12 at kappa = 0.01 against 58-91 with the bath
+blocks alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from microsim.solvers.linear import IntegrationError
+from microsim.solvers.radau import RADAU, radau_states
+
+__all__ = ["ImplicitSystem", "gmres", "implicit_states"]
+
+FloatArray = NDArray[np.float64]
+
+#: Krylov vectors kept by GMRES between restarts.
+GMRES_RESTART = 30
+
+
+@dataclass
+class ImplicitSystem:
+    """What the implicit propagation needs of a generator: L, the bath blocks, the slow space.
+
+    ``bath_inverse(sigma)`` returns (sigma - L_bath)^{-1} (symmetric.BathSolve: on vectors, and
+    per group of storage rows ``groups``, where Z_ad is formed);
+    ``slow`` is Z (n x s, L_bath Z = 0), ``slow_dual`` is Y (s x n, Y L_bath = 0, Y Z = 1);
+    ``stats`` counts shifts, solves and GMRES iterations.
+    """
+
+    generator: sp.csr_matrix
+    bath_inverse: Callable[[complex], Any]
+    groups: tuple[tuple[int, int], ...]
+    slow: sp.csr_matrix
+    slow_dual: sp.csr_matrix
+    stats: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dual_generator = sp.csr_matrix(self.slow_dual @ self.generator)  # Y L
+        for key in ("solves", "iterations", "shifts"):
+            self.stats.setdefault(key, 0)
+
+
+class _Shifted:
+    """(sigma - L) x = b by right-preconditioned GMRES with the two-level preconditioner."""
+
+    def __init__(self, system: ImplicitSystem, sigma: complex, tol: float) -> None:
+        self.system, self.sigma, self.tol = system, sigma, tol
+        dtype = complex if isinstance(sigma, complex) else float
+        self.dtype = dtype
+        self.bath = system.bath_inverse(sigma)
+        self.dressed = self._dressed_slow_space()
+        coarse = sigma * (system.slow_dual @ self.dressed) - system.dual_generator @ self.dressed
+        self.coarse = sla.lu_factor(np.asarray(coarse.todense(), dtype=dtype))
+        system.stats["shifts"] += 1
+
+    def _dressed_slow_space(self) -> sp.csr_matrix:
+        """Z_ad = Z + B^{-1} L Z (L_bath Z = 0), formed only on the groups that L Z reaches."""
+        system = self.system
+        driven = sp.csr_matrix(system.generator @ system.slow)
+        parts = []
+        for index, (lo, hi) in enumerate(system.groups):
+            rows = driven[lo:hi]
+            if rows.nnz == 0:
+                parts.append(sp.csr_matrix((hi - lo, driven.shape[1]), dtype=self.dtype))
+                continue
+            solved = self.bath.group(index, rows.toarray().astype(self.dtype))
+            solved[np.abs(solved) < 1e-300] = 0.0
+            parts.append(sp.csr_matrix(solved))
+        return sp.csr_matrix(system.slow.astype(self.dtype) + sp.vstack(parts, format="csr"))
+
+    def precondition(self, r: NDArray) -> NDArray:
+        system = self.system
+        z = self.bath(r)
+        residual = system.slow_dual @ r - self.sigma * (system.slow_dual @ z) \
+            + system.dual_generator @ z
+        return z + self.dressed @ sla.lu_solve(self.coarse, residual, check_finite=False)
+
+    def _a_p(self, v: NDArray) -> NDArray:
+        x = self.precondition(v)
+        return self.sigma * x - self.system.generator @ x
+
+    def solve(self, b: NDArray) -> NDArray:
+        b = np.asarray(b, dtype=self.dtype)
+        norm = float(np.linalg.norm(b))
+        if norm == 0.0:
+            return np.zeros_like(b)
+        x, iterations = gmres(self._a_p, self.precondition, b, self.tol)
+        residual = float(np.linalg.norm(self.sigma * x - self.system.generator @ x - b)) / norm
+        self.system.stats["solves"] += 1
+        self.system.stats["iterations"] += iterations
+        if not residual <= 10.0 * self.tol:
+            raise IntegrationError(f"GMRES stage solve stalled at residual {residual:.1e} "
+                                   f"(sigma = {self.sigma:.3g})")
+        return x
+
+
+def gmres(a_p: Callable[[NDArray], NDArray], precondition: Callable[[NDArray], NDArray],
+          b: NDArray, tol: float, restart: int = GMRES_RESTART, max_restarts: int = 20,
+          ) -> tuple[NDArray, int]:
+    """x with |A x - b| <= tol |b|, by GMRES on A P u = b, x = P u (right preconditioning, so the
+    residual is the true one). Arnoldi by classical Gram-Schmidt applied twice on the vectors in
+    use (two matrix-vector products with the basis instead of k dot products), least squares by
+    Givens rotations. Returns x and the number of iterations."""
+    n, dtype = b.size, b.dtype
+    target = tol * float(np.linalg.norm(b))
+    basis = np.empty((restart + 1, n), dtype=dtype)
+    u = np.zeros(n, dtype=dtype)
+    r = b.copy()
+    total = 0
+    for _ in range(max_restarts):
+        beta = float(np.linalg.norm(r))
+        if beta <= target:
+            break
+        basis[0] = r / beta
+        hess = np.zeros((restart + 1, restart), dtype=dtype)
+        cs, sn = np.zeros(restart, dtype=dtype), np.zeros(restart, dtype=dtype)
+        g = np.zeros(restart + 1, dtype=dtype)
+        g[0] = beta
+        k = 0
+        while k < restart:
+            w = a_p(basis[k])
+            for _ in range(2):
+                coeffs = basis[: k + 1].conj() @ w
+                w -= coeffs @ basis[: k + 1]
+                hess[: k + 1, k] += coeffs
+            hess[k + 1, k] = np.linalg.norm(w)
+            if hess[k + 1, k] != 0:
+                basis[k + 1] = w / hess[k + 1, k]
+            for i in range(k):
+                top = cs[i].conj() * hess[i, k] + sn[i].conj() * hess[i + 1, k]
+                hess[i + 1, k] = -sn[i] * hess[i, k] + cs[i] * hess[i + 1, k]
+                hess[i, k] = top
+            rho = math.hypot(abs(hess[k, k]), abs(hess[k + 1, k]))
+            cs[k], sn[k] = hess[k, k] / rho, hess[k + 1, k] / rho
+            hess[k, k], hess[k + 1, k] = rho, 0.0
+            g[k + 1] = -sn[k] * g[k]
+            g[k] = cs[k].conj() * g[k]
+            k += 1
+            total += 1
+            if abs(g[k]) <= target:
+                break
+        y = sla.solve_triangular(hess[:k, :k], g[:k])
+        u += y @ basis[:k]
+        r = b - a_p(u)
+    return precondition(u), total
+
+
+@dataclass
+class _Solves:
+    """ShiftedSolves of solvers/radau for one step size h."""
+
+    h: float
+    real: _Shifted
+    complex: _Shifted
+
+    def solve_real(self, b: FloatArray) -> FloatArray:
+        return self.real.solve(b).real
+
+    def solve_complex(self, b: FloatArray) -> NDArray[np.complex128]:
+        return self.complex.solve(b)
+
+
+def implicit_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, rtol: float,
+                    atol: float) -> Iterator[FloatArray]:
+    """Yield x(t_k) = exp(L (t_k - t_0)) x0 by Radau IIA with the stage solves above.
+
+    The local error of each step is below atol + rtol |x| (RMS); the stage solves are converged
+    to 1e-3 of rtol relative to their right-hand side, so they do not enter that budget.
+    """
+    tol = 1e-3 * rtol
+
+    def shifted(h: float) -> _Solves:
+        return _Solves(h, _Shifted(system, RADAU.lam_real / h, tol),
+                       _Shifted(system, RADAU.lam_complex / h, tol))
+
+    stats: dict[str, int] = {}
+    yield from radau_states(system.generator.__matmul__, shifted, x0, t, rtol, atol,
+                            h_max=math.inf, stats=stats)
+    system.stats.update(stats)
