@@ -1,6 +1,6 @@
 """Benchmarks of the microscopic solvers (not tests): wall time and peak memory on this machine.
 
-    python bench/run.py [--quick] [--only curve|steady|steady_env] [--out bench/results.json]
+    python bench/run.py [--quick] [--only curve|steady|steady_env|grid] [--out bench/results.json]
 
 Each case runs in its own subprocess (so peak memory is the case's own, from getrusage) with a
 time limit. Cases: (a) plain QuTiP mesolve on the full tensor space with default options,
@@ -11,7 +11,9 @@ collective battery environment, where GMRES has work to do) and for a whole char
 itself is computed before the clock starts). The point is the paper's effective point
 (beta_e w0 = -0.8, Gamma_e = 0.1) at kappa = 0.1. Accuracy: max |E - E_ref| / (N w0) against the
 symmetric solver at tight tolerance (rtol 1e-10) on the same grid (the effective solver: against
-itself at rtol 1e-11).
+itself at rtol 1e-11). The "grid" cases run the symmetric solver's charging curve over N x kappa
+(GRID_N x GRID_KAPPA) with its automatic choice of propagation, recorded with its work counts;
+up to N = 20 against a reference at rtol 1e-11 (atol 1e-14).
 """
 
 from __future__ import annotations
@@ -27,13 +29,15 @@ from pathlib import Path
 
 KAPPA = 0.1
 POINTS = 121
+GRID_N = (10, 20, 30, 40)
+GRID_KAPPA = (0.01, 0.1, 1.0)
 TAU_UNITS = 3.0
 #: the collective battery environment of the "steady_env" case: without it the steady state is the
 #: known product state (docs/physics.md §3) and the GMRES solve has nothing to do
 ENV = {"gamma_env": 0.05, "beta_env": 0.5}
 
 
-def _case(solver: str, n: int, what: str) -> dict:
+def _case(solver: str, n: int, what: str, kappa: float = KAPPA) -> dict:
     """Run one case in this process and return its measurements."""
     import numpy as np
 
@@ -42,10 +46,14 @@ def _case(solver: str, n: int, what: str) -> dict:
     from microsim.solvers import effective, full, symmetric
     from microsim.solvers.linear import SolverOptions
 
-    p = ModelParams.from_effective(-0.8, 0.1, KAPPA, n)
+    p = ModelParams.from_effective(-0.8, 0.1, kappa, n)
     t = np.linspace(0.0, TAU_UNITS * effective_charging_time(p), POINTS)
     start = time.perf_counter()
-    if what in ("steady", "steady_env"):
+    info: dict = {}
+    if what == "grid":
+        traj = symmetric.evolve(p, t)
+        energy, info = traj.energy, traj.solver
+    elif what in ("steady", "steady_env"):
         q = p.replace(**ENV) if what == "steady_env" else p
         energy = np.array([symmetric.steady_state(q).energy])
     elif solver == "qutip":
@@ -61,31 +69,35 @@ def _case(solver: str, n: int, what: str) -> dict:
         module = {"full": full, "symmetric": symmetric, "effective": effective}[solver]
         energy = module.evolve(p, t).energy
     wall = time.perf_counter() - start
-    out = {"solver": solver, "N": n, "what": what, "wall_time_s": wall,
-           "points": POINTS, "t_end": float(t[-1])}
+    out = {"solver": solver, "N": n, "what": what, "kappa": kappa, "wall_time_s": wall,
+           "points": POINTS, "t_end": float(t[-1]), **info}
     if solver == "effective":  # against itself at 1000x tighter tolerance
         ref = effective.evolve(p, t, SolverOptions(rtol=1e-11, atol=1e-14)).energy
         out["max_energy_error_per_N"] = float(np.max(np.abs(energy - ref)) / n)
     elif what == "curve" and n <= 20:
         ref = symmetric.evolve(p, t, SolverOptions(rtol=1e-10, atol=1e-13)).energy
         out["max_energy_error_per_N"] = float(np.max(np.abs(energy - ref)) / n)
+    elif what == "grid" and n <= 20:
+        ref = symmetric.evolve(p, t, SolverOptions(rtol=1e-11, atol=1e-14)).energy
+        out["max_energy_error_per_N"] = float(np.max(np.abs(energy - ref)) / n)
     if what in ("steady", "steady_env"):
         out["energy"] = float(energy[0])
     return out
 
 
-def _run(solver: str, n: int, what: str, limit: float) -> dict:
-    cmd = [sys.executable, __file__, "--case", solver, str(n), what]
+def _run(solver: str, n: int, what: str, limit: float, kappa: float = KAPPA) -> dict:
+    cmd = [sys.executable, __file__, "--case", solver, str(n), what, str(kappa)]
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        return {"solver": solver, "N": n, "what": what, "status": f"timeout after {limit:.0f} s"}
+        return {"solver": solver, "N": n, "what": what, "kappa": kappa,
+                "status": f"timeout after {limit:.0f} s"}
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # children so far: MiB
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return {"solver": solver, "N": n, "what": what, "status": f"error: {last}",
-                "elapsed_s": time.perf_counter() - start}
+        return {"solver": solver, "N": n, "what": what, "kappa": kappa,
+                "status": f"error: {last}", "elapsed_s": time.perf_counter() - start}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["peak_rss_mib"] = json.loads(proc.stdout.strip().splitlines()[-2])["peak_rss_mib"] \
         if len(proc.stdout.strip().splitlines()) > 1 else peak
@@ -97,13 +109,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--quick", action="store_true", help="small sizes only (minutes)")
-    parser.add_argument("--only", choices=("curve", "steady", "steady_env"),
+    parser.add_argument("--only", choices=("curve", "steady", "steady_env", "grid"),
                         help="run only the cases of this kind and merge them into --out")
-    parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=float, default=3600.0,
+                        help="time limit of each grid case in seconds (default 3600)")
     args = parser.parse_args()
     if args.case:
-        solver, n, what = args.case
-        result = _case(solver, int(n), what)
+        solver, n, what, kappa = args.case
+        result = _case(solver, int(n), what, float(kappa))
         print(json.dumps({"peak_rss_mib":
                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         print(json.dumps(result))
@@ -111,18 +125,20 @@ def main() -> None:
     small = [1, 2, 3] if args.quick else [1, 2, 3, 4]
     large = [5, 10] if args.quick else [5, 10, 20, 30, 40]
     limit = 300.0 if args.quick else 600.0
-    cases = [(s, n, "curve", limit) for n in small for s in ("qutip", "full", "symmetric")]
-    cases += [("symmetric", n, what, 3600.0) for n in large
+    cases = [(s, n, "curve", limit, KAPPA) for n in small for s in ("qutip", "full", "symmetric")]
+    cases += [("symmetric", n, what, 3600.0, KAPPA) for n in large
               for what in ("steady", "steady_env", "curve")]
-    cases += [("effective", n, "curve", 600.0) for n in (1000, 10_000, 100_000)]
+    cases += [("symmetric", n, "grid", args.limit, k)
+              for n in (GRID_N[:2] if args.quick else GRID_N) for k in GRID_KAPPA]
+    cases += [("effective", n, "curve", 600.0, KAPPA) for n in (1000, 10_000, 100_000)]
     results = []
     if args.only:
         cases = [c for c in cases if c[2] == args.only]
         done = {(c[0], c[1], c[2]) for c in cases}
         results = [r for r in json.loads(Path(args.out).read_text())["results"]
                    if (r["solver"], r["N"], r["what"]) not in done]
-    for solver, n, what, limit in cases:
-        r = _run(solver, n, what, limit)
+    for solver, n, what, limit, kappa in cases:
+        r = _run(solver, n, what, limit, kappa)
         results.append(r)
         shown = {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in r.items()}
         print(json.dumps(shown), flush=True)

@@ -104,3 +104,5 @@ def test_auto_takes_the_cheaper_propagation_and_records_it():
         for name in ("eps_traj", "D_max", "tau_mic"):
             assert auto.figures[name] == pytest.approx(forced.figures[name], rel=1e-7), name
     assert sp.issparse(system_of(stiff)[2].slow)
+    pair = paper_point(2, 0.5, protocol="individual")  # N copies of the pair: its record is kept
+    assert compare(pair, default_time_grid(pair, points=51)).mic.solver["propagation"] == "chebyshev"

@@ -81,6 +81,7 @@ def _individual(pair: Trajectory, n: int, w0: float) -> Trajectory:
         engine_populations=pair.engine_populations,
         checks=pair.checks,
         entropy=None if pair.entropy is None else n * pair.entropy,
+        solver=pair.solver,
     )
 
 
