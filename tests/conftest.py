@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from microsim.params import ModelParams
+from microsim.storage import read_summary
 
 #: The paper's effective point (Fig. 4-5): beta_e w0 = -0.8, Gamma_e / w0 = 0.1.
 PAPER_X = -0.8
@@ -33,3 +34,18 @@ def complete_points(path: Path) -> int:
             return sum(f["points"][k].attrs["status"] == "complete" for k in f["points"])
     except (OSError, KeyError):
         return 0
+
+
+#: The figures a recovered sweep must reproduce exactly.
+SUMMARY_FIGURES = ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic",
+                   "E_ss_eff")
+
+
+def assert_same_summary(path: Path, reference: Path) -> None:
+    """Every point complete, with the reference's figures (same code, same numbers: 1e-12)."""
+    _, got = read_summary(path)
+    _, want = read_summary(reference)
+    assert list(got["key"]) == list(want["key"])
+    assert list(got["status"]) == ["complete"] * len(want["key"])
+    for name in SUMMARY_FIGURES:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)

@@ -6,29 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import gates
-import numpy as np
 import pytest
 
+from conftest import assert_same_summary
 from microsim.cli import main
-from microsim.storage import read_summary
 from regression import CONFIG
 
 distributed = pytest.importorskip("distributed")
 
-FIGURES = ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic", "E_ss_eff")
-
-
-def _assert_same_summary(path: Path, reference: Path) -> None:
-    """Every point complete, with the reference's figures (same code, same numbers: 1e-12)."""
-    _, got = read_summary(path)
-    _, want = read_summary(reference)
-    assert list(got["key"]) == list(want["key"])
-    assert list(got["status"]) == ["complete"] * len(want["key"])
-    for name in FIGURES:
-        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +32,7 @@ def test_dask_sweep_equals_local_sweep(cluster, tmp_path):
     assert main(["sweep", str(CONFIG), "--output", str(on_dask),
                  "--scheduler", cluster.scheduler_address]) == 0
     assert main(["sweep", str(CONFIG), "--output", str(on_loky)]) == 0
-    _assert_same_summary(on_dask, on_loky)
+    assert_same_summary(on_dask, on_loky)
 
 
 def test_killed_dask_worker_costs_only_its_point(cluster, tmp_path):
@@ -85,7 +72,7 @@ def test_killed_dask_worker_costs_only_its_point(cluster, tmp_path):
         client.run(gates.uninstall)  # the surviving worker; the restarted one never had the gate
         client.close()
     assert proc.returncode == 0, stderr
-    _assert_same_summary(out, reference)
+    assert_same_summary(out, reference)
 
 
 def test_dask_backend_errors_are_one_line(tmp_path, capsys):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from gates import gated_environment, release, started, wait_until
 
-from conftest import complete_points
+from conftest import assert_same_summary, complete_points
 from microsim import comparison
 from microsim import sweep as sweep_module
 from microsim.cli import main
@@ -34,7 +34,6 @@ parallel: {n_jobs: 2, backend: loky}
 """
 #: The swept kappas of CONFIG, in sweep order.
 KAPPAS = np.geomspace(0.01, 0.2, 6)
-FIGURES = ("eps_traj", "eps_ss", "eps_tau", "D_max", "tau_mic", "tau_eff", "E_ss_mic", "E_ss_eff")
 
 
 def _children(pid: int, marker: str) -> list[int]:
@@ -79,16 +78,6 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
-def _assert_same_summary(path: Path, reference: Path) -> None:
-    """Every point complete, with the reference's figures (same code, same numbers: 1e-12)."""
-    _, got = read_summary(path)
-    _, want = read_summary(reference)
-    assert list(got["key"]) == list(want["key"])
-    assert list(got["status"]) == ["complete"] * len(want["key"])
-    for name in FIGURES:
-        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)
-
-
 def test_killed_worker_costs_only_its_point(tmp_path, reference):
     """SIGKILL a loky worker while it computes a point (held by the gate, so it is busy by
     construction): the parent resubmits the unfinished points and the file equals a fault-free
@@ -109,7 +98,7 @@ def test_killed_worker_costs_only_its_point(tmp_path, reference):
     assert proc.returncode == 0, stderr
     assert "a worker process died (TerminatedWorkerError); resubmitting" in stderr
     assert complete_points(out) == 6
-    _assert_same_summary(out, reference)
+    assert_same_summary(out, reference)
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, reference):
@@ -132,7 +121,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path, reference):
     assert complete_points(out) == 1  # only the first kappa is let through the gate
     assert not list(tmp_path.glob(".c.h5.*.tmp"))
     assert main(["sweep", str(tmp_path / "faults.yaml"), "--output", str(out)]) == 0
-    _assert_same_summary(out, reference)
+    assert_same_summary(out, reference)
 
 
 def test_unwritable_output_fails_before_computing(tmp_path, capsys, monkeypatch):
