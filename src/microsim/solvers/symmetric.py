@@ -744,13 +744,18 @@ def fast_rate(p: ModelParams) -> float:
     return float(min(rates[1], p.gamma_01))
 
 
-def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float) -> int:
-    """Sparse products the Chebyshev propagation over the grid t will take (its plan, no run)."""
+def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float,
+                       plan: dict[str, object] | None = None) -> int:
+    """Sparse products the Chebyshev propagation over the grid t will take (its plan, no run);
+    with the ``plan`` of an earlier call, which later calls reuse, that plan's."""
     steps = np.diff(np.asarray(t, dtype=float))
     steps = steps[steps > 0]
     if steps.size == 0:
         return 0
-    ell, h_best = _plan(*bounds, float(steps.max()), tol)
+    if plan:
+        ell, h_best = plan["ellipse"], float(plan["h"])  # type: ignore[arg-type]
+    else:
+        ell, h_best = _plan(*bounds, float(steps.max()), tol)
     total = 0
     for dt, count in zip(*np.unique(steps, return_counts=True), strict=True):
         n_sub = math.ceil(dt / h_best * (1.0 - 1e-12))
@@ -819,7 +824,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
             return "chebyshev"
         tail = np.concatenate([[max(t[0], head)], tail])
         try:
-            cheb = chebyshev_products(bounds, tail, options.atol)
+            cheb = chebyshev_products(bounds, tail, options.atol, plan)
         except IntegrationError:
             return "implicit"
         return "implicit" if implicit_products(gen, bath(), tail) < cheb else "chebyshev"
