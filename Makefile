@@ -39,7 +39,7 @@ figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 
 results: figures  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.results $(PAPER) $(VALIDITY) --out docs/results.md
 
-bench: $(STAMP)  ## solver benchmarks -> bench/results.json (the whole run takes about 55 minutes)
+bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 3 hours: 55 min, plus the N x kappa grid, 2 h of it N = 40)
 	$(PY) bench/run.py --out bench/results.json
 
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json
