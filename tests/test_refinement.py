@@ -73,11 +73,11 @@ def test_crossing_is_the_exact_one_from_a_coarse_grid():
 
     tau = brentq(deficit, 0.1, 50.0, xtol=1e-14)
     t = np.linspace(0.0, 20.0, 5)
-    crossing = Crossing(eps)
+    crossing = Crossing(eps, energy_ss)
     states = list(prop.advance(prop.initial, t))
     for k, x in enumerate(states):
-        crossing.see(k, (energy_ss - x[1]) / energy_ss, states[max(k - 1, 0)])
-    assert refine_crossing(lambda pops: float(pops[1]), prop, crossing, t, energy_ss) == \
+        crossing.see(k, float(x[1]), states[max(k - 1, 0)])
+    assert refine_crossing(lambda pops: float(pops[1]), prop, crossing, t) == \
         pytest.approx(tau, rel=1e-9)
 
 
@@ -116,3 +116,14 @@ def test_cli_reports_grid_independent_errors(capsys):
         figures.append(json.loads(capsys.readouterr().out)["figures"])
     for name in ("eps_traj", "D_max"):
         assert math.isclose(figures[0][name], figures[1][name], rel_tol=1e-6), name
+
+
+def test_uncoupled_batteries_are_never_charged():
+    """g = 0: both steady states hold no energy, so there is no charging time (NaN, as Eq. 17
+    defines none) and nothing to compare (eps_traj, D_max at the solver's noise: atol 1e-11 per
+    Chebyshev sub-step, 1e-9 allowed); no division by E_ss."""
+    p = paper_point(2, 0.05).replace(g=0.0)
+    c = compare(p, np.linspace(0.0, 10.0, 11))
+    assert c.figures["E_ss_mic"] == c.figures["E_ss_eff"] == 0.0
+    assert math.isnan(c.figures["tau_mic"]) and math.isnan(c.figures["tau_eff"])
+    assert c.figures["eps_traj"] < 1e-9 and c.figures["D_max"] < 1e-9

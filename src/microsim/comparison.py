@@ -137,7 +137,7 @@ def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
         states = list(prop.advance(pops, chunk))
         crossing = _first_crossing(states, energy, energy_ss, epsilon)
         if crossing.index > 0:  # index 0 cannot happen: chunk[0] was checked in the previous chunk
-            return refine_crossing(energy, prop, crossing, chunk, energy_ss)
+            return refine_crossing(energy, prop, crossing, chunk)
         now, pops = float(chunk[-1]), states[-1]
     raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss "
                        f"within {64 * horizon:.3g}")
@@ -165,9 +165,9 @@ class _Scan:
     def __init__(self, objectives: dict[str, Objective], eff_states: list[FloatArray],
                  energy: Callable[[FloatArray], float], energy_ss: float, epsilon: float) -> None:
         self.objectives, self.eff_states = objectives, eff_states
-        self.energy, self.energy_ss = energy, energy_ss
+        self.energy = energy
         self.peaks = {name: Peak() for name in objectives}
-        self.crossing = Crossing(epsilon)
+        self.crossing = Crossing(epsilon, energy_ss)
         self.previous: FloatArray | None = None
 
     def __call__(self, k: int, x: FloatArray, pops: FloatArray) -> None:
@@ -175,7 +175,7 @@ class _Scan:
         starts = (start, self.eff_states[max(k - 1, 0)])
         for name, objective in self.objectives.items():
             self.peaks[name].see(k, objective((pops, self.eff_states[k])), starts)
-        self.crossing.see(k, (self.energy_ss - self.energy(pops)) / self.energy_ss, start)
+        self.crossing.see(k, self.energy(pops), start)
         self.previous = x
 
 
@@ -198,9 +198,9 @@ def _objectives(q: ModelParams, n: int) -> dict[str, Objective]:
 
 def _first_crossing(states: list[FloatArray], energy: Callable[[FloatArray], float],
                     energy_ss: float, epsilon: float) -> Crossing:
-    crossing = Crossing(epsilon)
+    crossing = Crossing(epsilon, energy_ss)
     for k, x in enumerate(states):
-        crossing.see(k, (energy_ss - energy(x)) / energy_ss, states[max(k - 1, 0)])
+        crossing.see(k, energy(x), states[max(k - 1, 0)])
     return crossing
 
 
@@ -240,8 +240,8 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
     def energy(pops: FloatArray) -> float:
         return float(pops @ levels)
 
-    tau_eff = refine_crossing(energy, eff_prop, _first_crossing(eff_states, energy, eff_ss.energy,
-                                                                 epsilon), grid, eff_ss.energy)
+    crossing = _first_crossing(eff_states, energy, eff_ss.energy, epsilon)
+    tau_eff = refine_crossing(energy, eff_prop, crossing, grid)
     if method == "effective":  # nothing to compare with (and N may be 10^5)
         mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
         eps_traj = d_max = tau_mic = math.nan
@@ -254,7 +254,7 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
         props = (mic_prop, eff_prop)
         eps_traj = refine_maximum(objectives["eps_traj"], props, scan.peaks["eps_traj"], grid)
         d_max = refine_maximum(objectives["D_max"], props, scan.peaks["D_max"], grid)
-        tau_mic = refine_crossing(energy, mic_prop, scan.crossing, grid, mic_ss.energy)
+        tau_mic = refine_crossing(energy, mic_prop, scan.crossing, grid)
     if p.protocol == "individual":
         eff, eff_ss = _individual(eff, n, w0), _individual_ss(eff_ss, n, w0)
         mic, mic_ss = _individual(mic, n, w0), _individual_ss(mic_ss, n, w0)

@@ -83,14 +83,20 @@ class Peak:
 
 @dataclass
 class Crossing:
-    """First sample where a deficit falls below epsilon, and the states at the sample before it."""
+    """First sample where the deficit (E_ss - E) / E_ss falls below epsilon (Eq. 17), and the
+    state at the sample before it. A steady state without energy (E_ss <= 0, e.g. g = 0) is never
+    charged: no crossing, tau NaN, as charging_time has it."""
 
     epsilon: float
+    energy_ss: float
     index: int = -1
     start: FloatArray | None = None
 
-    def see(self, k: int, deficit: float, start: FloatArray) -> None:
-        if self.index < 0 and deficit < self.epsilon:
+    def deficit(self, energy: float | FloatArray) -> float | FloatArray:
+        return (self.energy_ss - energy) / self.energy_ss
+
+    def see(self, k: int, energy: float, start: FloatArray) -> None:
+        if self.index < 0 and self.energy_ss > 0 and self.deficit(energy) < self.epsilon:
             self.index, self.start = k, start
 
 
@@ -137,7 +143,7 @@ def _vertex_gain(y0: float, y1: float, y2: float) -> float:
 
 
 def refine_crossing(energy: Callable[[FloatArray], float], prop: Propagator, crossing: Crossing,
-                    t: FloatArray, energy_ss: float) -> float:
+                    t: FloatArray) -> float:
     """tau of Eq. 17 from a sampled Crossing on grid t: the bracket is cut into CROSSING_POINTS
     until narrower than REFINE_RTOL tau, then the log of the deficit is interpolated linearly.
 
@@ -155,7 +161,7 @@ def refine_crossing(energy: Callable[[FloatArray], float], prop: Propagator, cro
         s = np.linspace(lo, hi, CROSSING_POINTS)
         states = list(prop.advance(start, s))
         energies = np.array([energy(prop.populations(x)) for x in states])
-        below = np.flatnonzero((energy_ss - energies) / energy_ss < crossing.epsilon)
+        below = np.flatnonzero(crossing.deficit(energies) < crossing.epsilon)
         if below.size == 0 or below[0] == 0:  # the crossing is within integration noise of an end
             break
         j = int(below[0])
@@ -163,5 +169,5 @@ def refine_crossing(energy: Callable[[FloatArray], float], prop: Propagator, cro
     if bracket is None:
         s = np.array([lo, hi])
         bracket = np.array([energy(prop.populations(x)) for x in prop.advance(start, s)])
-    tau = charging_time(np.array([lo, hi]), bracket, energy_ss, crossing.epsilon)
+    tau = charging_time(np.array([lo, hi]), bracket, crossing.energy_ss, crossing.epsilon)
     return tau if math.isfinite(tau) else hi  # hi was below epsilon on the sampled pass

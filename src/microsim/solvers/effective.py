@@ -146,13 +146,17 @@ def steady_state(p: ModelParams) -> SteadyState:
     """Kernel of the birth-death generator, from detailed balance of its rates.
 
     A birth-death chain is reversible, so p_{m+1}/p_m = up[m]/down[m]; the product is taken in
-    log space so that N = 10^5 at beta_e w0 = -0.8 (ratios e^{0.8 N}) does not overflow.
+    log space so that N = 10^5 at beta_e w0 = -0.8 (ratios e^{0.8 N}) does not overflow. With
+    Gamma_e = 0 (g = 0, no environment) nothing moves: the state reached is the initial |0...0>.
     """
     n = p.n_batteries
-    up, down = birth_death_rates(n, p.gamma_e, p.beta_e_w0)
-    log_p = np.concatenate([[0.0], np.cumsum(np.log(up) - np.log(down))])
-    pops = np.exp(log_p - log_p.max())
-    pops /= pops.sum()
+    if p.gamma_e == 0:
+        pops = propagator(p).initial
+    else:
+        up, down = birth_death_rates(n, p.gamma_e, p.beta_e_w0)
+        log_p = np.concatenate([[0.0], np.cumsum(np.log(up) - np.log(down))])
+        pops = np.exp(log_p - log_p.max())
+        pops /= pops.sum()
     traj = _trajectory(p, np.zeros(1), pops[None, :])
     return SteadyState(
         battery_populations=pops,
