@@ -54,6 +54,10 @@ def dicke_vectors(n: int) -> FloatArray:
 
 def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
     """The full tensor space as a Propagator: the state is rho stacked by columns (d^2 entries)."""
+    return _propagator(p, options)[0]
+
+
+def _propagator(p: ModelParams, options: SolverOptions | None) -> tuple[Propagator, MicroscopicModel]:
     options = options or SolverOptions()
     model = microscopic_model(p, "full")
     gen = liouvillian(model)
@@ -69,7 +73,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagat
         return np.einsum("im,ij,jm->m", dicke, rho_b[0], dicke).real
 
     return Propagator(initial=model.rho0.full().ravel(order="F"), advance=advance,
-                      populations=populations)
+                      populations=populations), model
 
 
 def evolve_states(
@@ -77,10 +81,10 @@ def evolve_states(
 ) -> tuple[NDArray[np.complex128], MicroscopicModel]:
     """Full density matrices rho(t_k), shape (len(t), d, d), d = 3^M 2^N, and the model."""
     check_memory("full", full_solver_bytes(p, len(t)), p)
-    prop = propagator(p, options)
+    prop, model = _propagator(p, options)
     ys = np.array(list(prop.advance(prop.initial, np.asarray(t, float))))
     dim = math.isqrt(prop.initial.size)
-    return ys.reshape(len(t), dim, dim).transpose(0, 2, 1), microscopic_model(p, "full")
+    return ys.reshape(len(t), dim, dim).transpose(0, 2, 1), model
 
 
 def _battery_and_engine(rho: NDArray, model: MicroscopicModel) -> tuple[NDArray, NDArray]:
@@ -115,7 +119,7 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
                ) -> tuple[Trajectory, Propagator]:
     """evolve() on the points ``keep`` of t, calling ``watch(k, x_k, populations_k)`` at every t_k."""
     check_memory("full", full_solver_bytes(p, len(t)), p)
-    prop = propagator(p, options)
+    prop, model = _propagator(p, options)
     keep = np.ones(t.size, bool) if keep is None else keep
     kept = []
     for k, x in enumerate(prop.advance(prop.initial, t)):
@@ -125,7 +129,7 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
             kept.append(x)
     dim = math.isqrt(prop.initial.size)
     rho = np.array(kept).reshape(len(kept), dim, dim).transpose(0, 2, 1)
-    return _observables(p, t[keep], rho, microscopic_model(p, "full")), prop
+    return _observables(p, t[keep], rho, model), prop
 
 
 def _observables(p: ModelParams, t: FloatArray, rho: NDArray, model: MicroscopicModel) -> Trajectory:
