@@ -15,7 +15,7 @@ from conftest import paper_point
 from microsim.comparison import compare, default_time_grid, effective_charging_time
 from microsim.params import ModelParams
 from microsim.solvers import effective, symmetric
-from microsim.solvers.implicit import _Shifted, gmres
+from microsim.solvers.implicit import ShiftedSolve, gmres
 from microsim.solvers.linear import SolverOptions
 
 UNEQUAL = {"gamma_ratio": 5.0, "wh": 4.0, "beta_c": 0.6}
@@ -67,7 +67,7 @@ def test_coarse_operator_is_eq8_at_second_order(n, kappa, extra):
     p = paper_point(n, kappa, **extra)
     _, _, system = system_of(p)
     sigma = 1e-13 * p.gamma_01
-    shifted = _Shifted(system, sigma, 1e-12)
+    shifted = ShiftedSolve(system, sigma, 1e-12)
     coarse = sigma * (system.slow_dual @ shifted.dressed) - system.dual_generator @ shifted.dressed
     generator = -(np.asarray(coarse.todense()) - sigma * np.eye(n + 1))
     eq8 = effective.generator(n, p.gamma_e, p.beta_e_w0).toarray()
@@ -92,17 +92,22 @@ def test_implicit_matches_chebyshev(n, kappa, extra, env):
 
 def test_auto_takes_the_cheaper_propagation_and_records_it():
     """Small kappa makes Chebyshev expensive (cost ~ ||L|| t ~ 1/kappa) and kappa ~ 1 makes it
-    cheap: 'auto' records its choice, and compare's figures do not depend on it (1e-7)."""
+    cheap: 'auto' records its choice (Krylov at small kappa), and compare's figures do not depend
+    on it, nor on which of the two propagations with linear solves is forced: eps_traj and D_max
+    within 1e-7, tau_mic within 1e-6. tau is where E crosses (1 - epsilon) E_ss on its plateau,
+    so an energy error delta moves it by delta / (dE/dt); the propagations promise 1e-9 in E/N,
+    which measured 1.5e-7 relative in tau at kappa = 0.003."""
     stiff, loose = paper_point(6, 0.003), paper_point(6, 0.5)
-    for p, expected in ((stiff, "implicit"), (loose, "chebyshev")):
+    for p, expected, others in ((stiff, "krylov", ("chebyshev", "implicit")),
+                                (loose, "chebyshev", ("krylov",))):
         t = default_time_grid(p, points=101)
         auto = compare(p, t)
         assert auto.mic.solver["propagation"] == expected
-        other = "chebyshev" if expected == "implicit" else "implicit"
-        forced = compare(p, t, options=SolverOptions(propagation=other))
-        assert forced.mic.solver["propagation"] == other
-        for name in ("eps_traj", "D_max", "tau_mic"):
-            assert auto.figures[name] == pytest.approx(forced.figures[name], rel=1e-7), name
+        for other in others:
+            forced = compare(p, t, options=SolverOptions(propagation=other))
+            assert forced.mic.solver["propagation"] == other
+            for name, rel in (("eps_traj", 1e-7), ("D_max", 1e-7), ("tau_mic", 1e-6)):
+                assert auto.figures[name] == pytest.approx(forced.figures[name], rel=rel), name
     assert sp.issparse(system_of(stiff)[2].slow)
     pair = paper_point(2, 0.5, protocol="individual")  # N copies of the pair: its record is kept
     assert compare(pair, default_time_grid(pair, points=51)).mic.solver["propagation"] == "chebyshev"

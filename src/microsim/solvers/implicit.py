@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from microsim.solvers.linear import IntegrationError
 from microsim.solvers.radau import RADAU, radau_states
 
-__all__ = ["ImplicitSystem", "gmres", "implicit_states"]
+__all__ = ["ImplicitSystem", "ShiftedSolve", "gmres", "implicit_states"]
 
 FloatArray = NDArray[np.float64]
 
@@ -68,7 +68,7 @@ class ImplicitSystem:
             self.stats.setdefault(key, 0)
 
 
-class _Shifted:
+class ShiftedSolve:
     """(sigma - L) x = b by right-preconditioned GMRES with the two-level preconditioner."""
 
     def __init__(self, system: ImplicitSystem, sigma: complex, tol: float) -> None:
@@ -194,8 +194,8 @@ class _Solves:
     """ShiftedSolves of solvers/radau for one step size h."""
 
     h: float
-    real: _Shifted
-    complex: _Shifted
+    real: ShiftedSolve
+    complex: ShiftedSolve
 
     def solve_real(self, b: FloatArray) -> FloatArray:
         return self.real.solve(b).real
@@ -214,8 +214,8 @@ def implicit_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, rtol:
     tol = 1e-3 * rtol
 
     def shifted(h: float) -> _Solves:
-        return _Solves(h, _Shifted(system, RADAU.lam_real / h, tol),
-                       _Shifted(system, RADAU.lam_complex / h, tol))
+        return _Solves(h, ShiftedSolve(system, RADAU.lam_real / h, tol),
+                       ShiftedSolve(system, RADAU.lam_complex / h, tol))
 
     stats: dict[str, int] = {}
     yield from radau_states(system.generator.__matmul__, shifted, x0, t, rtol, atol,

@@ -36,7 +36,7 @@ STIFF_METHODS: tuple[str, ...] = ("BDF", "Radau")
 
 #: Time propagation of the permutation-symmetric solver: chosen by cost ('auto'), the Chebyshev
 #: expansion (cost ~ ||L|| t), or Radau IIA with preconditioned GMRES (cost ~ slow dynamics).
-PROPAGATIONS: tuple[str, ...] = ("auto", "chebyshev", "implicit")
+PROPAGATIONS: tuple[str, ...] = ("auto", "chebyshev", "krylov", "implicit")
 
 
 def single_threaded_blas() -> threadpool_limits:

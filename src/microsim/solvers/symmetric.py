@@ -26,7 +26,9 @@ x is real and rho hermitian, x(.., n10, n01, m) = x(.., n01, n10, m'), so only n
 about C(M + 4, 4)(N + 1)/2 unknowns (9.8e4 at N = M = 20, 2.3e6 at N = M = 40).
 
 Time evolution: Chebyshev expansion of exp(L t) on an ellipse around the spectrum of L, whose
-extent is known in closed form (spectral_bounds); only sparse products, no linear solves.
+extent is known in closed form (spectral_bounds), only sparse products; or, where that is dear
+(small kappa), shift-and-invert Krylov (solvers/krylov.py) or Radau IIA (solvers/implicit.py),
+whose preconditioned solves make the cost independent of the bath rates (propagator).
 Steady state: the kernel of L with the trace condition, by a sparse LU for small spaces and
 otherwise by GMRES preconditioned with the exact inverse of the (block-diagonal) bath part.
 """
@@ -50,6 +52,7 @@ from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
 from microsim.resources import check_memory
 from microsim.solvers.implicit import ImplicitSystem, implicit_states
+from microsim.solvers.krylov import KrylovPropagation
 from microsim.solvers.linear import (
     IntegrationError,
     SolverOptions,
@@ -68,9 +71,9 @@ __all__ = [
     "evolve",
     "fast_rate",
     "generator",
-    "implicit_products",
     "implicit_system",
     "initial_state",
+    "krylov_products",
     "propagator",
     "spectral_bounds",
     "steady_state",
@@ -637,7 +640,9 @@ def symmetric_solver_bytes(p: ModelParams) -> int:
 
     Per stored unknown S: about 12 nonzeros (12 bytes each in CSR, 16 in the COO being summed),
     the enumeration of both halves (2 S x 14 int64/float64 columns) and, for the steady state,
-    GMRES_RESTART + 4 vectors. Measured peaks (steady state, /usr/bin/time): 1.05 GB at
+    GMRES_RESTART + 4 vectors (more than the Krylov propagation holds: at most
+    krylov.MAX_DIMENSION + 1 basis vectors and 31 of GMRES; measured 3.4 GB at N = M = 40).
+    Measured peaks (steady state, /usr/bin/time): 1.05 GB at
     N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate 4.21 GB).
     """
     size = unknowns(p.n_engines, p.n_batteries)
@@ -721,18 +726,18 @@ HEAD_DECAYS = 25.0
 #: tolerances, so that the default rtol 1e-8 gives about 1e-9 in E/N (tests/test_implicit.py).
 IMPLICIT_TOLERANCE_FACTOR = 100.0
 
-#: Cost model of 'auto', in sparse real products with L: an implicit step is three stage solves
-#: of about IMPLICIT_ITERATIONS GMRES iterations each (measured 9-19 from kappa = 0.01 to 1 at
-#: N = 6-20); an iteration costs a complex product, the bath blocks and the Arnoldi update, whose
-#: dense (BLAS 3) flops run about BLAS_EFFICIENCY times faster than those of a sparse product.
-IMPLICIT_ITERATIONS = 15
-BLAS_EFFICIENCY = 4.0
-#: Wall time of one estimated implicit product over that of one Chebyshev product, measured on
-#: 121-point curves after the optimizations of the implicit solve: about 0.33 at N = 12 and
-#: 0.15 at N = 20 (the dense blocks gain on the sparse products as N grows).
-IMPLICIT_CALIBRATION = 0.25
-#: Steps the implicit propagation takes beyond one per output interval (measured 40-160).
-IMPLICIT_EXTRA_STEPS = 100
+#: Cost model of 'auto', in sparse real products with L: the Krylov propagation of a curve takes
+#: about KRYLOV_ITERATIONS (1 + (kappa / KRYLOV_KAPPA)^2) GMRES iterations in all, because the
+#: adiabatic coarse level of the preconditioner degrades as the time scales merge (measured at
+#: N = 12: 225, 1216, 5011 and 53835 at kappa = 0.01, 0.1, 0.2, 0.3); an iteration costs one
+#: product, the bath blocks and the Arnoldi update, about KRYLOV_ITERATION_PRODUCTS products
+#: (measured 7 at N = 12, 3.3 at N = 30).
+KRYLOV_ITERATIONS = 250
+KRYLOV_KAPPA = 0.05
+KRYLOV_ITERATION_PRODUCTS = 5.0
+#: The Krylov space is converged to this factor times options.atol relative to |x0|, as Radau's
+#: tolerances (the energy error then measures 3e-10 to 7e-10 in E/(N w0), tests/test_krylov.py).
+KRYLOV_TOLERANCE_FACTOR = 100.0
 
 
 def fast_rate(p: ModelParams) -> float:
@@ -764,37 +769,35 @@ def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float,
     return int(total)
 
 
-def implicit_products(gen: sp.csr_matrix, bath: BathBlocks, t: FloatArray) -> int:
-    """The cost model's estimate of the implicit propagation over the grid t, in sparse products."""
-    intervals = int(np.count_nonzero(np.diff(np.asarray(t, dtype=float)) > 0))
-    product = 2.0 * gen.nnz
-    bath_flops = sum(8.0 * block.shape[0] * (hi - lo) for lo, hi, block in bath.groups)
-    arnoldi = 16.0 * IMPLICIT_ITERATIONS * gen.shape[0]
-    per_iteration = 4.0 + (bath_flops + arnoldi) / BLAS_EFFICIENCY / product
-    return int(IMPLICIT_CALIBRATION * 3 * IMPLICIT_ITERATIONS * (intervals + IMPLICIT_EXTRA_STEPS)
-               * per_iteration)
+def krylov_products(kappa: float) -> int:
+    """The cost model's estimate of one Krylov propagation, in sparse products: independent of
+    the grid and of ||L||, growing with kappa (Eq. 7) as the preconditioner weakens."""
+    return int(KRYLOV_ITERATIONS * (1.0 + (kappa / KRYLOV_KAPPA) ** 2) * KRYLOV_ITERATION_PRODUCTS)
 
 
 def propagator(p: ModelParams, options: SolverOptions | None = None,
                stats: dict[str, float | str] | None = None) -> Propagator:
     """The collective model as a Propagator on the stored unknowns x.
 
-    Two exact propagations, chosen per call by ``options.propagation``:
+    Three exact propagations, chosen per call by ``options.propagation``:
 
     * 'chebyshev': the expansion of chebyshev_propagate, ``options.atol`` per sub-step; its cost
       grows like ||L|| t, i.e. like 1/kappa at fixed effective dynamics. Where the ellipse admits
-      no step (kappa ~ 1) or a sub-step raises the growth alarm, the implicit propagation takes
-      over from the last good state (SciPy's BDF, the earlier fallback, needs a sparse LU of L,
-      which took over 15 minutes at N = 24).
+      no step (kappa ~ 1) or a sub-step raises the growth alarm, Radau takes over from the last
+      good state.
+    * 'krylov': shift-and-invert Krylov (solvers/krylov.py), the whole grid from one space of a
+      few tens of vectors, each one preconditioned GMRES solve with (1/gamma - L); its cost is
+      set by the slow dynamics. If a solve stalls, Radau takes over from the last state.
     * 'implicit': Radau IIA with two-level preconditioned GMRES stage solves (solvers/implicit.py),
-      whose cost is set by the slow dynamics; the times up to HEAD_DECAYS / fast_rate, where the
-      initial transient lives, stay with Chebyshev.
-    * 'auto' takes the one with the smaller cost estimate (chebyshev_products against
-      implicit_products) for the grid of each call.
+      about 150 steps of three solves for a 121-point curve; the times up to
+      HEAD_DECAYS / fast_rate, where the initial transient lives, stay with Chebyshev. Slower
+      than 'krylov' (N = 20, kappa = 0.01: 38 s against 3.5 s), kept as its fallback.
+    * 'auto' takes Chebyshev or Krylov by the smaller cost estimate (chebyshev_products against
+      krylov_products) for the grid of each call.
 
     ``stats`` receives the largest Chebyshev growth ratio, the propagation of the first call
-    (and 'fallback' if Chebyshev handed over), and the counts of Chebyshev products, implicit
-    steps and GMRES iterations.
+    (and 'fallback' if it handed over), the counts of Chebyshev products, implicit steps, the
+    Krylov dimension and GMRES iterations.
     """
     options = options or SolverOptions()
     check_memory("symmetric", symmetric_solver_bytes(p), p)
@@ -803,6 +806,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
     bounds = spectral_bounds(p)
     stats = {} if stats is None else stats
     plan: dict[str, object] = {}
+    krylov: dict[str, float] = {}
     head = HEAD_DECAYS / fast_rate(p)
     built: dict[str, object] = {}
 
@@ -816,18 +820,18 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
             built["system"] = implicit_system(p, space, gen, bath())
         return built["system"]  # type: ignore[return-value]
 
-    def choose(t: FloatArray) -> str:
+    def choose(x0: FloatArray, t: FloatArray) -> str:
         if options.propagation != "auto":
             return options.propagation
-        tail = t[t >= head]
-        if tail.size < 2:
+        if "krylov" in built and built["krylov"].covers(x0, t):  # type: ignore[attr-defined]
+            return "krylov"  # read off the space that gave x0, no solve
+        if t.size < 2:
             return "chebyshev"
-        tail = np.concatenate([[max(t[0], head)], tail])
         try:
-            cheb = chebyshev_products(bounds, tail, options.atol, plan)
+            cheb = chebyshev_products(bounds, t, options.atol, plan)
         except IntegrationError:
-            return "implicit"
-        return "implicit" if implicit_products(gen, bath(), tail) < cheb else "chebyshev"
+            return "krylov"
+        return "krylov" if krylov_products(p.kappa) < cheb else "chebyshev"
 
     def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         done, x = 0, np.array(x0, dtype=float)
@@ -865,11 +869,34 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         next(states)  # the state at the split time
         yield from states
 
+    def by_krylov(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
+        done, x = 0, np.array(x0, dtype=float)
+        if "krylov" not in built:
+            tol = min(KRYLOV_TOLERANCE_FACTOR * options.atol, 1e-3)
+            built["krylov"] = KrylovPropagation(system(), tol, krylov)
+        try:
+            for x in built["krylov"].states(x0, t):  # type: ignore[attr-defined]
+                yield x
+                done += 1
+            return
+        except IntegrationError:
+            pass
+        finally:
+            stats.update({f"krylov_{k}": v for k, v in krylov.items()})
+            stats.update({f"implicit_{k}": float(v) for k, v in system().stats.items()})
+        stats["fallback"] = "implicit"  # a solve stalled: Radau from the last state returned
+        states = radau(x, t[max(done - 1, 0):])
+        if done:
+            next(states)
+        yield from states
+
+    methods = {"chebyshev": by_chebyshev, "krylov": by_krylov, "implicit": by_implicit}
+
     def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         t = np.asarray(t, dtype=float)
-        method = choose(t)
+        method = choose(x0, t)
         stats.setdefault("propagation", method)
-        yield from (by_implicit if method == "implicit" else by_chebyshev)(x0, t)
+        yield from methods[method](x0, t)
 
     def populations(x: FloatArray) -> FloatArray:
         return _observables(p, space, x[None, :])[0][0]

@@ -1,0 +1,139 @@
+"""The shift-and-invert Krylov propagation (solvers/krylov.py) of the symmetric generator.
+
+Checked against the dense matrix exponential of the same generator (independent of every
+propagation of the solver), against Radau and Chebyshev on whole charging curves, in the long-time
+limit against the steady state of Eq. 14, and on its two ways out: a window that does not converge
+is halved, a solve that stalls hands over to Radau.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+from conftest import paper_point
+from microsim.closed_forms import capacity
+from microsim.comparison import effective_charging_time
+from microsim.params import ModelParams
+from microsim.solvers import krylov, symmetric
+from microsim.solvers.implicit import ShiftedSolve
+from microsim.solvers.linear import IntegrationError, SolverOptions
+
+UNEQUAL = {"gamma_ratio": 0.2, "wh": 4.0, "beta_c": 0.6}
+
+
+def setup(p: ModelParams):
+    space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
+    gen = symmetric.generator(p, space)
+    return space, gen, symmetric.implicit_system(p, space, gen)
+
+
+@pytest.mark.parametrize(("n", "m", "kappa", "extra", "env"), [
+    (3, 3, 0.02, {}, 0.0), (2, 4, 0.1, UNEQUAL, 0.0), (3, 2, 0.05, UNEQUAL, 0.1)])
+def test_states_match_the_dense_exponential(n, m, kappa, extra, env):
+    """x(t) against scipy.linalg.expm of the assembled generator (at most 3e3 unknowns) on a grid
+    from 0.01/gamma_01 to 3 tau_eff, which spans the bath transient and the charging: the state
+    error (2-norm, relative to |x0|) within 1e-8 at tol 1e-9 (the estimate is made between
+    successive dimensions, so the true error may exceed it a little; measured below 1e-9)."""
+    p = paper_point(n, kappa, n_engines=m, **extra).replace(gamma_env=env, beta_env=0.5)
+    space, gen, system = setup(p)
+    x0 = symmetric.initial_state(p, space)
+    t_end = 3 * effective_charging_time(p)
+    t = np.concatenate([[0.0], np.geomspace(0.01 / p.gamma_01, t_end, 40)])
+    stats: dict[str, float] = {}
+    states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9, stats)))
+    dense = gen.toarray()
+    exact = np.array([sla.expm(tk * dense) @ x0 for tk in t])
+    errors = np.linalg.norm(states - exact, axis=1) / np.linalg.norm(x0)
+    assert errors.max() <= 1e-8, errors.max()
+    assert 4 <= stats["dimension"] <= krylov.MAX_DIMENSION
+    assert stats["windows"] == 1
+
+
+def test_a_window_that_does_not_converge_is_halved(monkeypatch):
+    """With room for 24 vectors only (the whole grid needs 28 here), the grid is split into
+    windows until each converges; the result is still the dense exponential's (1e-8)."""
+    monkeypatch.setattr(krylov, "MAX_DIMENSION", 24)
+    p = paper_point(6, 0.3, **UNEQUAL)
+    space, gen, system = setup(p)
+    x0 = symmetric.initial_state(p, space)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    stats: dict[str, float] = {}
+    states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9, stats)))
+    exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
+    assert stats["windows"] > 1
+    assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
+
+
+@pytest.mark.parametrize(("n", "kappa", "extra", "env"), [
+    (6, 0.01, {}, 0.0), (5, 0.1, UNEQUAL, 0.0), (4, 0.03, {"gamma_ratio": 5.0}, 0.05)])
+def test_curve_matches_chebyshev(n, kappa, extra, env):
+    """The 121-point charging curve over 3 tau_eff at the default tolerances against Chebyshev at
+    atol 1e-13: E/(N w0) and the engine populations within 1e-8 (the solver's promise; measured
+    3e-10 to 7e-10), unequal baths both ways, with and without a battery environment."""
+    p = paper_point(n, kappa, **extra).replace(gamma_env=env, beta_env=0.5)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 121)
+    curve = symmetric.evolve(p, t, SolverOptions(propagation="krylov"))
+    reference = symmetric.evolve(p, t, SolverOptions(atol=1e-13, propagation="chebyshev"))
+    assert curve.solver["propagation"] == "krylov" and "fallback" not in curve.solver
+    np.testing.assert_allclose(curve.energy / n, reference.energy / n, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(curve.engine_populations, reference.engine_populations,
+                               rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize(("n", "extra"), [(5, {}), (4, UNEQUAL)])
+def test_long_times_hold_the_steady_state_of_eq14(n, extra):
+    """Without a battery environment the state at 30 tau_eff is the exact steady state, whose
+    energy is Eq. 14's N w0 e_N at the engines' beta_e (closed_forms.capacity): within 1e-8."""
+    p = paper_point(n, 0.02, **extra)
+    t = np.array([0.0, 10.0, 30 * effective_charging_time(p)])
+    curve = symmetric.evolve(p, t, SolverOptions(propagation="krylov"))
+    assert curve.energy[-1] / (n * p.w0) == pytest.approx(capacity(n, p.beta_e_w0), abs=1e-8)
+
+
+def test_a_stalled_solve_hands_over_to_radau(monkeypatch):
+    """A solve that raises hands the rest of the grid to Radau from the last state returned: the
+    curve is still Chebyshev's (1e-8) and the handover is recorded."""
+    p = paper_point(4, 0.05)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 61)
+    calls = {"n": 0}
+    original = ShiftedSolve.solve
+
+    def flaky(self, b):
+        calls["n"] += 1
+        if calls["n"] == 6 and not isinstance(self.sigma, complex) and self.sigma < 1.0:
+            raise IntegrationError("stalled (injected)")
+        return original(self, b)
+
+    monkeypatch.setattr(ShiftedSolve, "solve", flaky)
+    curve = symmetric.evolve(p, t, SolverOptions(propagation="krylov"))
+    reference = symmetric.evolve(p, t, SolverOptions(atol=1e-13, propagation="chebyshev"))
+    assert curve.solver["fallback"] == "implicit"
+    assert curve.solver["implicit_steps"] > 0
+    np.testing.assert_allclose(curve.energy / 4, reference.energy / 4, rtol=0, atol=1e-8)
+
+
+def test_continuing_from_a_returned_state_reads_off_the_same_space():
+    """A refinement continues from a state the propagation returned (refinement.py): that costs
+    no solve (the window that gave the state covers the new times) and still gives the dense
+    exponential's states (1e-8), also between the grid points and for a state it returned
+    while continuing. A state it did not return gets a space of its own."""
+    p = paper_point(4, 0.05, **UNEQUAL)
+    space, gen, system = setup(p)
+    x0 = symmetric.initial_state(p, space)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 21)
+    propagation = krylov.KrylovPropagation(system, 1e-9)
+    states = list(propagation.states(x0, t))
+    solves = system.stats["solves"]
+    dense = gen.toarray()
+    fine = np.linspace(t[3], t[5], 9)
+    again = list(propagation.states(states[3], fine))
+    deeper = list(propagation.states(again[4], np.linspace(fine[4], fine[6], 5)))
+    assert system.stats["solves"] == solves and propagation.stats["reused"] == 2
+    assert again[0] is states[3]
+    for tk, x in [*zip(fine, again, strict=True), (fine[6], deeper[-1])]:
+        exact = sla.expm(tk * dense) @ x0
+        assert np.linalg.norm(x - exact) <= 1e-8 * np.linalg.norm(x0)
+    list(propagation.states(states[3].copy(), fine))
+    assert system.stats["solves"] > solves
