@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/validity.yaml
 
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
-VALIDITY := runs/validity.h5 runs/validity_large.h5
+VALIDITY := runs/validity.h5 runs/validity_n40.h5 runs/validity_large.h5
 
 .PHONY: sweep test test-slow lint regression-update figures results bench clean
 
@@ -33,6 +33,7 @@ figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 
 	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
 	$(VENV)/bin/microsim sweep configs/paper/vs_n.yaml
 	$(VENV)/bin/microsim sweep configs/validity.yaml
+	$(VENV)/bin/microsim sweep configs/validity_n40.yaml
 	$(VENV)/bin/microsim sweep configs/validity_large.yaml
 	for f in $(PAPER) $(VALIDITY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 

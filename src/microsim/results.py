@@ -5,7 +5,7 @@ typed in by hand): closed-form agreement (Eq. 13-16), the largest N reached, tau
 (Eq. 17-20), and the fitted log-log slope of the error measures against kappa (Eq. 7).
 
 Usage: ``python -m microsim.results RUN.h5 [RUN.h5 ...] [--out docs/results.md] [--figures DIR]``.
-A figure id supported by several files is taken from the first file that supports it.
+A figure id supported by several files is shown for each of them, in the order given.
 """
 
 from __future__ import annotations
@@ -241,13 +241,13 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
     figures_dir = Path(figures_dir) if figures_dir is not None else out.parent / "figures"
     out.parent.mkdir(parents=True, exist_ok=True)
     order = list(fg.FIGURES)
-    chosen: dict[str, fg.SweepData] = {}
+    chosen: dict[str, list[fg.SweepData]] = {}
     loaded = []
     for path in files:
         data = fg.load(path)
         loaded.append(data)
         for fig_id in fg.supported_figures(data):
-            chosen.setdefault(fig_id, data)
+            chosen.setdefault(fig_id, []).append(data)
     lines = [
         "# Results",
         "",
@@ -258,17 +258,19 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
         "",
     ]
     for fig_id in sorted(chosen, key=order.index):
-        data = chosen[fig_id]
-        written = fg.render(data.path, figures_dir, only=[fig_id])
-        png = next(p for p in written if p.suffix == ".png")
-        pdf = next((p for p in written if p.suffix == ".pdf"), None)
-        rel = Path(os.path.relpath(png, out.parent)).as_posix()
-        lines += [f"## {HEADINGS[fig_id]}", "", f"![{HEADINGS[fig_id]}]({rel})", "",
-                  PARAGRAPHS[fig_id](data)]
-        if pdf is not None:
-            lines[-1] += f" ([PDF]({Path(os.path.relpath(pdf, out.parent)).as_posix()}), " \
-                         f"from `{data.path.name}`)"
-        lines.append("")
+        for data in chosen[fig_id]:
+            heading = HEADINGS[fig_id]
+            if len(chosen[fig_id]) > 1:
+                heading += f" ({data.name})"
+            written = fg.render(data.path, figures_dir, only=[fig_id])
+            png = next(p for p in written if p.suffix == ".png")
+            pdf = next((p for p in written if p.suffix == ".pdf"), None)
+            rel = Path(os.path.relpath(png, out.parent)).as_posix()
+            lines += [f"## {heading}", "", f"![{heading}]({rel})", "", PARAGRAPHS[fig_id](data)]
+            if pdf is not None:
+                lines[-1] += f" ([PDF]({Path(os.path.relpath(pdf, out.parent)).as_posix()}), " \
+                             f"from `{data.path.name}`)"
+            lines.append("")
     if not chosen:
         lines += ["No figure is supported by the given files.", ""]
     lines += ["## Data", ""]
