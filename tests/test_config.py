@@ -41,6 +41,33 @@ def test_zip_mode_reads_axes_in_step():
         (1, 0.01), (2, 0.1), (3, 1.0)]
 
 
+def test_together_reads_some_axes_in_step_within_the_product():
+    """(w_h, beta_c) pairs at the same beta_e w0 (docs/physics.md §1) swept against kappa: the
+    pairs stay together and every kappa meets every pair. Without ``together`` the product would
+    pair w_h = 2.5 with beta_c = 0.5, which leaves no population inversion, and is refused."""
+    text = BASE.replace("  n_batteries: [1, 2, 3]\n",
+                        "  wh: [3, 5, 2.5]\n  beta_c: [1, 0.5, 2]\n  together: [wh, beta_c]\n")
+    config = parse_config(text)
+    points = config.points()
+    assert len(points) == 21
+    assert {(p["wh"], p["beta_c"]) for p in points} == {(3, 1), (5, 0.5), (2.5, 2)}
+    assert [(p["wh"], p["beta_c"]) for p in points[:3]] == [(3, 1), (5, 0.5), (2.5, 2)]
+    with pytest.raises(ConfigError, match=re.escape("beta_h > 0, got -0.8")):
+        parse_config(text.replace("  together: [wh, beta_c]\n", ""))
+
+
+@pytest.mark.parametrize(("together", "message"), [
+    ("[wh, gamma_ratio]", "c.yaml: sweep.together: gamma_ratio not swept"),
+    ("[wh]", "c.yaml: sweep.together: expected a list of two or more axis names"),
+    ("[wh, kappa]", "c.yaml: sweep.together: needs axes of equal length, got {'wh': 3, 'kappa': 7}"),
+])
+def test_together_errors_name_the_key(together, message):
+    text = BASE.replace("  n_batteries: [1, 2, 3]\n",
+                        f"  wh: [3, 5, 2.5]\n  beta_c: [1, 0.5, 2]\n  together: {together}\n")
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        parse_config(text, "c.yaml")
+
+
 def test_microscopic_parametrization():
     config = parse_config("model: {g: 0.05, beta_h: 0.4, gamma_h: 1, gamma_c: 1}\n"
                           "sweep: {g: {linspace: [0.01, 0.05, 5]}}\n")

@@ -9,7 +9,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,10 +103,11 @@ class SweepConfig:
     parallel: ParallelSpec
     output: Path
     effective: bool = field(default=False)
+    together: tuple[str, ...] = ()
 
     def points(self) -> list[dict[str, Any]]:
         """Model values of every point of the sweep, in sweep order."""
-        return point_values(self.model, self.axes, self.mode)
+        return point_values(self.model, self.axes, self.mode, self.together)
 
     @property
     def digest(self) -> str:
@@ -115,6 +116,8 @@ class SweepConfig:
             "model": dict(self.model), "axes": {k: list(v) for k, v in self.axes.items()},
             "mode": self.mode, "time": self.time.__dict__, "solver": self.solver.__dict__,
         }
+        if self.together:  # only then, so that the files of earlier sweeps still resume
+            content["together"] = list(self.together)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -231,25 +234,35 @@ def _axis(check: _Checker, key: str, name: str, value: Any) -> tuple[Any, ...]:
 
 
 def point_values(model: Mapping[str, Any], axes: Mapping[str, tuple[Any, ...]],
-                 mode: str) -> list[dict[str, Any]]:
+                 mode: str, together: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The model values of every point: the Cartesian product of the axes (last axis fastest)
-    or, with mode 'zip', the axes read in step."""
+    or, with mode 'zip', the axes read in step. The axes named in ``together`` are read in step
+    with each other and enter the product as one factor, where the first name listed stands."""
     names = list(axes)
     if not names:
         return [dict(model)]
     if mode == "zip":
         rows = list(zip(*(axes[k] for k in names), strict=True))
-    else:
-        rows = list(itertools.product(*(axes[k] for k in names)))
-    return [{**model, **dict(zip(names, row, strict=True))} for row in rows]
+        return [{**model, **dict(zip(names, row, strict=True))} for row in rows]
+    factors: list[list[dict[str, Any]]] = []
+    for name in names:
+        if name in together:
+            if name == together[0]:
+                factors.append([dict(zip(together, row, strict=True))
+                                for row in zip(*(axes[k] for k in together), strict=True)])
+            continue
+        factors.append([{name: v} for v in axes[name]])
+    return [{**model, **{k: v for part in row for k, v in part.items()}}
+            for row in itertools.product(*factors)]
 
 
 def _validate_points(check: _Checker, model: dict[str, Any], axes: dict[str, tuple[Any, ...]],
-                     mode: str, effective: bool, solver: SolverSpec, time: TimeSpec) -> None:
+                     mode: str, effective: bool, solver: SolverSpec, time: TimeSpec,
+                     together: Sequence[str] = ()) -> None:
     """Construct every point once, and estimate its memory, so that a bad combination fails
     before anything runs."""
     limit = int(0.8 * available_memory())
-    for values in point_values(model, axes, mode):
+    for values in point_values(model, axes, mode, together):
         swept = {k: values[k] for k in axes}
         where = "sweep" if swept else "model"
         at = f" (at {swept})" if swept else ""
@@ -312,12 +325,14 @@ def parse_config(text: str, path: Path | str = "<config>") -> SweepConfig:
         k: _model_value(check, f"model.{k}", k, v)
         for k, v in check.mapping("model", model_raw, allowed).items()
     }
-    sweep = check.mapping("sweep", sweep_raw, (*allowed, "mode"))
+    sweep = check.mapping("sweep", sweep_raw, (*allowed, "mode", "together"))
     mode = check.choice("sweep.mode", sweep.get("mode", "product"), ("product", "zip"))
-    axes = {k: _axis(check, f"sweep.{k}", k, v) for k, v in sweep.items() if k != "mode"}
+    axes = {k: _axis(check, f"sweep.{k}", k, v) for k, v in sweep.items()
+            if k not in ("mode", "together")}
     if mode == "zip" and len({len(v) for v in axes.values()}) > 1:
         lengths = {k: len(v) for k, v in axes.items()}
         raise check.fail("sweep.mode", f"zip needs axes of equal length, got {lengths}")
+    together = _together(check, sweep.get("together"), axes, mode)
     if effective:
         missing = [k for k in ("beta_e_w0", "gamma_e", "kappa") if k not in model and k not in axes]
         if missing:
@@ -331,11 +346,32 @@ def parse_config(text: str, path: Path | str = "<config>") -> SweepConfig:
     output = top.get("output", f"runs/{name}.h5")
     if not isinstance(output, str) or not output.endswith((".h5", ".hdf5")):
         raise check.fail("output", f"expected a path ending in .h5, got {output!r}")
-    _validate_points(check, model, axes, mode, effective, solver, time)
+    _validate_points(check, model, axes, mode, effective, solver, time, together)
     return SweepConfig(
         path=path, text=text, name=name, model=model, axes=axes, mode=mode, time=time,
         solver=solver, parallel=parallel, output=Path(output), effective=effective,
+        together=together,
     )
+
+
+def _together(check: _Checker, raw: Any, axes: Mapping[str, tuple[Any, ...]],
+              mode: str) -> tuple[str, ...]:
+    """sweep.together: two or more swept axes of equal length, read in step (product mode)."""
+    if raw is None:
+        return ()
+    if mode == "zip":
+        raise check.fail("sweep.together", "has no meaning with mode: zip (all axes are in step)")
+    if not (isinstance(raw, list) and len(raw) >= 2 and all(isinstance(k, str) for k in raw)
+            and len(set(raw)) == len(raw)):
+        raise check.fail("sweep.together", f"expected a list of two or more axis names, got {raw!r}")
+    missing = [k for k in raw if k not in axes]
+    if missing:
+        raise check.fail("sweep.together", f"{', '.join(missing)} not swept (axes: "
+                                           f"{', '.join(axes)})")
+    lengths = {k: len(axes[k]) for k in raw}
+    if len(set(lengths.values())) > 1:
+        raise check.fail("sweep.together", f"needs axes of equal length, got {lengths}")
+    return tuple(raw)
 
 
 def _time(check: _Checker, raw: Any) -> TimeSpec:
