@@ -115,3 +115,19 @@ def test_from_effective_round_trip(x, gamma_e, kappa, n, m, ratio, protocol, nor
     assert p.gamma_e == pytest.approx(gamma_e, rel=1e-12)
     assert p.kappa == pytest.approx(kappa, rel=1e-12)
     assert p.gamma_c == pytest.approx(ratio * p.gamma_h, rel=1e-14)
+
+
+@pytest.mark.parametrize("protocol", ["collective", "individual"])
+def test_candidate_separation_variables(protocol):
+    """kappa_01 and kappa_up (docs/physics.md §3) at a point with unequal baths, written out by
+    hand: g_e = g/sqrt(N) = 0.1, N' = 4 (collective) or 1, gamma_01 = (2 e^{-0.3} + 0.5 e^{-2})/2,
+    the slowest uphill rate 0.5 e^{-2} (the cold bath). Stored with every point (derived())."""
+    p = ModelParams(w0=1.0, wh=3.0, beta_h=0.1, beta_c=1.0, gamma_h=2.0, gamma_c=0.5, g=0.2,
+                    n_batteries=4, protocol=protocol)
+    coupling = 0.1 * 4 if protocol == "collective" else 0.2
+    assert p.kappa_01 == pytest.approx(coupling / (0.5 * (2 * math.exp(-0.3) + 0.5 * math.exp(-2))),
+                                       rel=1e-14)
+    assert p.kappa_up == pytest.approx(coupling / (0.5 * math.exp(-2)), rel=1e-14)
+    assert p.kappa == pytest.approx(coupling / min(2 * (1 + math.exp(-0.3)),
+                                                   0.5 * (1 + math.exp(-2))), rel=1e-14)
+    assert {"kappa_01", "kappa_up"} <= set(p.derived())

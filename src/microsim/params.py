@@ -233,6 +233,25 @@ class ModelParams:
         slowest = min(self.gamma_h * (1 + self.boltz_h), self.gamma_c * (1 + self.boltz_c))
         return self.g_engine * self.batteries_per_problem / slowest
 
+    @property
+    def kappa_01(self) -> float:
+        """Candidate separation variable: coupling over the coherence decay (docs/physics.md §3).
+
+        kappa_01 = g_engine N' / gamma_01, N' as in kappa; at fixed baths a fixed multiple of kappa,
+        across baths a different weighting of them.
+        """
+        return self.g_engine * self.batteries_per_problem / self.gamma_01
+
+    @property
+    def kappa_up(self) -> float:
+        """Candidate separation variable: coupling over the slowest uphill rate (docs/physics.md §3).
+
+        kappa_up = g_engine N' / min_b (Gamma_b e^{-beta_b w_b}): how fast an engine that gave a
+        quantum is pumped back to |1>, against how fast it gives the next.
+        """
+        uphill = min(self.gamma_h * self.boltz_h, self.gamma_c * self.boltz_c)
+        return self.g_engine * self.batteries_per_problem / uphill
+
     # ----------------------------------------------------------------- effective (Eq. 8)
     @property
     def beta_e_w0_engines(self) -> float:
@@ -278,7 +297,8 @@ class ModelParams:
     # ----------------------------------------------------------------- helpers
     def derived(self) -> dict[str, float]:
         """The derived quantities users compare across runs, keyed as in configs and HDF5."""
-        return {"beta_e_w0": self.beta_e_w0, "gamma_e": self.gamma_e, "kappa": self.kappa}
+        return {"beta_e_w0": self.beta_e_w0, "gamma_e": self.gamma_e, "kappa": self.kappa,
+                "kappa_01": self.kappa_01, "kappa_up": self.kappa_up}
 
     def as_dict(self) -> dict[str, Any]:
         """All parameters as plain Python values (n_engines resolved)."""

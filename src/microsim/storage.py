@@ -38,10 +38,12 @@ __all__ = [
 ]
 
 #: 1.1: thermodynamics (heats, efficiencies, entropy production); 1.2: per-point ``flags`` and
-#: ``warning`` (a complete point whose grid ends before a charging time) and the summary ``flags``.
-SCHEMA_VERSION = "1.2"
+#: ``warning`` (a complete point whose grid ends before a charging time) and the summary ``flags``;
+#: 1.3: the candidate separation variables ``kappa_01`` and ``kappa_up`` (NaN for points written
+#: before, in a resumed file).
+SCHEMA_VERSION = "1.3"
 PARAM_NAMES: tuple[str, ...] = tuple(ModelParams().as_dict())
-DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa")
+DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa", "kappa_01", "kappa_up")
 UNITS = {
     "t": "1/energy (hbar = 1; energies in the unit of w0)",
     "energy_mic": "energy", "energy_eff": "energy",
