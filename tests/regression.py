@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "ci.yaml"
 REFERENCE = ROOT / "tests" / "data" / "ci_reference.json"
-KEYS = ("kappa", "n_batteries", "protocol")
+KEYS = ("kappa", "n_batteries", "protocol", "gamma_ratio")
 #: figure -> (relative, absolute) tolerance
 TOLERANCES = {
     "eps_traj": (0.0, 1e-7),
@@ -43,7 +43,8 @@ def summary_rows(path: Path) -> list[dict[str, object]]:
     _, columns = read_summary(path)
     rows = []
     for i in range(len(columns["key"])):
-        row: dict[str, object] = {k: _plain(columns[k][i]) for k in KEYS}
+        row: dict[str, object] = {k: _plain(columns[k][i]) for k in KEYS if k != "gamma_ratio"}
+        row["gamma_ratio"] = _plain(columns["gamma_c"][i] / columns["gamma_h"][i])
         row.update({k: _plain(columns[k][i]) for k in TOLERANCES})
         row["status"] = str(columns["status"][i])
         rows.append(row)

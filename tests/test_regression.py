@@ -29,7 +29,7 @@ def test_reference_comparison_catches_one_percent_gamma_e(ci_rows):
     from microsim.params import ModelParams
 
     reference = json.loads(REFERENCE.read_text())
-    row = dict(reference[0])
+    row = dict(next(r for r in reference if r["gamma_ratio"] == 1.0))
     p = ModelParams.from_effective(-0.8, 0.1 * 1.01, row["kappa"], row["n_batteries"])
     t = default_time_grid(ModelParams.from_effective(-0.8, 0.1, row["kappa"], row["n_batteries"]),
                           points=201)
@@ -41,10 +41,11 @@ def test_reference_comparison_catches_one_percent_gamma_e(ci_rows):
 def test_ci_errors_fall_with_kappa_as_kappa_squared(ci_rows):
     """Independently of the reference: eps_ss is round-off (docs/physics.md §3), every error grows with
     kappa, and the two smallest kappa give a log-log slope of eps_traj near 2 (measured 1.95)."""
-    by_n: dict[int, list[dict]] = {}
+    by_n: dict[tuple[int, float], list[dict]] = {}
     for row in ci_rows:
         assert row["eps_ss"] < 1e-9
-        by_n.setdefault(row["n_batteries"], []).append(row)
+        by_n.setdefault((row["n_batteries"], row["gamma_ratio"]), []).append(row)
+    assert len(by_n) == 6
     for rows in by_n.values():
         rows.sort(key=lambda r: r["kappa"])
         for name in ("eps_traj", "D_max", "eps_tau"):
