@@ -74,3 +74,34 @@ def test_collapse_table_from_a_sweep_with_unequal_baths(tmp_path):
         assert entry.baths == 2
         assert math.isfinite(entry.prefactor) and entry.prefactor > 0
         assert entry.prefactor_spread >= 1.0 and entry.spread >= 1.0
+
+
+def test_criterion_figure_plots_the_file(tmp_path):
+    """microsim plot draws the criterion figure (and not the one-bath error figures) for a sweep
+    over baths and kappa; every plotted point is a (variable, eps_traj) pair of a row of the file,
+    one line per bath configuration in each of the three panels."""
+    pytest.importorskip("matplotlib")
+    from microsim.figures import FIGURES, supported_figures
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: c\nmodel: {beta_e_w0: -0.8, gamma_e: 0.1, protocol: collective}\n"
+        "sweep:\n  gamma_ratio: [0.2, 1.0, 5.0]\n  kappa: [0.01, 0.03]\n  n_batteries: [1]\n"
+        "time: {points: 101}\nparallel: {n_jobs: 1}\n")
+    out = tmp_path / "c.h5"
+    assert main(["sweep", str(config), "--output", str(out)]) == 0
+    data = load(out)
+    assert supported_figures(data) == ["criterion"]
+    fig = FIGURES["criterion"][1](data)
+    rows = data.rows()
+    for ax, variable in zip(fig.axes, criterion.VARIABLES, strict=True):
+        lines = [line for line in ax.lines if str(line.get_gid()).startswith("eps_traj:")]
+        assert len(lines) == 3
+        pairs = {(round(float(x), 12), round(float(y), 12)) for x, y in
+                 zip(data.column(variable)[rows], data.column("eps_traj")[rows], strict=True)}
+        for line in lines:
+            assert str(line.get_gid()).split(":")[1] == variable
+            for x, y in zip(*line.get_data(), strict=True):
+                assert (round(float(x), 12), round(float(y), 12)) in pairs
+    assert main(["plot", str(out), "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig" / "c_criterion.png").exists()

@@ -24,14 +24,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from microsim.figures import SweepData
+if TYPE_CHECKING:
+    from microsim.figures import SweepData
 
-__all__ = ["BATH_COLUMNS", "MEASURES", "SMALL", "VARIABLES", "Collapse", "bath_curves", "collapse",
-           "collapse_table"]
+__all__ = ["BATH_AXES", "MEASURES", "SMALL", "VARIABLES", "Collapse", "bath_curves", "bath_label",
+           "collapse", "collapse_table"]
 
 FloatArray = NDArray[np.float64]
 
@@ -39,8 +41,9 @@ FloatArray = NDArray[np.float64]
 VARIABLES: tuple[str, ...] = ("kappa", "kappa_01", "kappa_up")
 #: Error measures of the verdict (docs/physics.md §3).
 MEASURES: tuple[str, ...] = ("eps_traj", "eps_tau", "D_max")
-#: Columns that tell one bath configuration from another at fixed effective dynamics.
-BATH_COLUMNS: tuple[str, ...] = ("gamma_h", "gamma_c", "wh", "beta_h", "beta_c")
+#: Swept parameters that change the baths at fixed effective dynamics (what Eq. 7 says should not
+#: matter at fixed kappa).
+BATH_AXES: tuple[str, ...] = ("gamma_ratio", "gamma_h", "gamma_c", "wh", "beta_h", "beta_c")
 #: The prefactor of the v^2 law is fitted on the points with kappa at most this (where the
 #: validity sweeps find the kappa^2 law, docs/results.md).
 SMALL = 0.03
@@ -60,9 +63,15 @@ class Collapse:
     spread: float  #: max over common v of max_b y / min_b y
 
 
-def bath_curves(data: SweepData, measure: str, variable: str, protocol: str,
-                n_batteries: int) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
-    """(v, y, kappa) of every bath configuration, sorted by v; points with y <= 0 left out.
+def bath_label(ratio: float, wh: float, beta_c: float) -> str:
+    """How a bath configuration is named in figures and tables."""
+    return f"Gc/Gh = {ratio:.3g}, wh = {wh:.3g}, beta_c = {beta_c:.3g}"
+
+
+def bath_curves(data: SweepData, measure: str, variable: str, protocol: str, n_batteries: int
+                ) -> dict[str, tuple[FloatArray, FloatArray, FloatArray]]:
+    """(v, y, kappa) of every bath configuration, by bath_label, sorted by v; points with y <= 0
+    left out.
 
     A bath configuration is a distinct ratio Gamma_c/Gamma_h with its (w_h, beta_h, beta_c):
     Gamma_h itself changes with kappa at fixed effective dynamics, so only the ratio enters.
@@ -70,8 +79,8 @@ def bath_curves(data: SweepData, measure: str, variable: str, protocol: str,
     rows = data.rows(protocol=protocol, n_batteries=n_batteries)
     ratio = data.column("gamma_c")[rows].astype(float) / data.column("gamma_h")[rows].astype(float)
     labels = np.stack([np.round(ratio, 9)] + [np.round(data.column(c)[rows].astype(float), 9)
-                                              for c in ("wh", "beta_h", "beta_c")], axis=1)
-    curves = []
+                                              for c in ("wh", "beta_c", "beta_h")], axis=1)
+    curves = {}
     for label in np.unique(labels, axis=0):
         mine = rows[np.all(labels == label, axis=1)]
         v = data.column(variable)[mine].astype(float)
@@ -79,8 +88,9 @@ def bath_curves(data: SweepData, measure: str, variable: str, protocol: str,
         kappa = data.column("kappa")[mine].astype(float)
         ok = np.isfinite(v) & np.isfinite(y) & (y > 0) & (v > 0)
         order = np.argsort(v[ok])
-        curves.append((v[ok][order], y[ok][order], kappa[ok][order]))
-    return [c for c in curves if c[0].size]
+        if ok.any():
+            curves[bath_label(*label[:3])] = (v[ok][order], y[ok][order], kappa[ok][order])
+    return curves
 
 
 def collapse(curves: Sequence[tuple[FloatArray, FloatArray, FloatArray]], small: float = SMALL
@@ -124,7 +134,7 @@ def collapse_table(data: SweepData, measures: Sequence[str] = MEASURES,
                     curves = bath_curves(data, measure, variable, protocol, n)
                     if not curves:
                         continue
-                    prefactor, prefactor_spread, spread = collapse(curves, small)
+                    prefactor, prefactor_spread, spread = collapse(list(curves.values()), small)
                     out.append(Collapse(measure, protocol, n, variable, len(curves), prefactor,
                                         prefactor_spread, spread))
     return out

@@ -10,7 +10,10 @@ columns hold numbers (``solver: {method: effective}`` leaves them NaN):
   Eq. 16), ``fig4`` (tau_1/tau_N, Eq. 17-20) and ``fig5`` (tau_1/tau_N over N/log N);
 * microscopic, kappa or g swept: ``errors`` (eps_traj, eps_tau, D_max, eps_ss vs kappa, Eq. 7)
   and ``mic_vs_eff`` (charging curves of both descriptions for a few kappa at one N);
-* microscopic, N swept at fixed g (or kappa): ``tau_ratio_mic_eff``.
+* microscopic, N swept at fixed g (or kappa): ``tau_ratio_mic_eff``;
+* microscopic, kappa and bath parameters swept (criterion.BATH_AXES): ``criterion`` (an error
+  against kappa and the candidate separation variables, one colour per bath configuration) in
+  place of ``errors`` and ``mic_vs_eff``, which would mix the baths.
 
 Closed forms (Eq. 13-20, ``microsim.closed_forms``) are overlaid where they exist. Units: hbar = 1,
 energies in units of w0, times in units of 1/w0. matplotlib is optional (``pip install
@@ -35,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from microsim import closed_forms as cf
+from microsim import criterion
 from microsim.storage import read_point, read_summary
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ __all__ = [
     "fig3_ergotropy",
     "fig4_tau_ratio",
     "fig5_tau_ratio_scaled",
+    "fig_criterion",
     "fig_errors_vs_kappa",
     "fig_mic_vs_eff",
     "fig_tau_ratio_mic_eff",
@@ -603,6 +608,48 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
     return fig
 
 
+def fig_criterion(source: SweepData | Path | str, measure: str = "eps_traj") -> Figure:
+    """The criterion test: one error measure against kappa (Eq. 7) and the two candidate variables
+    kappa_01, kappa_up (docs/physics.md §3), one colour per bath configuration, at the largest N of
+    the file; one row per protocol. A variable that governs the error puts the colours on one
+    curve; the panel titles give the prefactor spread of the v^2 law (criterion.collapse)."""
+    from matplotlib.ticker import NullFormatter
+
+    data = _as_data(source)
+    rows = data.rows()
+    n = int(max(data.column("n_batteries")[rows]))
+    protocols = _protocols(data, rows)
+    fig, axes = _new_figure(len(criterion.VARIABLES), len(protocols), width=4.0, height=3.3)
+    legend: dict[str, Any] = {}
+    for r, protocol in enumerate(protocols):
+        for c, variable in enumerate(criterion.VARIABLES):
+            ax = axes[r * len(criterion.VARIABLES) + c]
+            curves = criterion.bath_curves(data, measure, variable, protocol, n)
+            colors = _colors(len(curves))
+            for color, (label, (v, y, _)) in zip(colors, curves.items(), strict=True):
+                _plot(ax, v, y, f"{measure}:{variable}:{protocol}:{label}", color=color,
+                      marker="o", ms=3, label=label)
+                legend.setdefault(label, ax.lines[-1])
+            _, spread, _ = criterion.collapse(list(curves.values()))
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # they collide on a short decade
+            ax.set_xlabel(CRITERION_LABELS[variable])
+            ax.set_ylabel(LABELS[measure])
+            ax.set_title(f"{protocol}, $N = {n}$: $A$ spread {_fmt(spread)}", fontsize="small")
+    fig.legend(list(legend.values()), list(legend), loc="outside right center", fontsize="x-small")
+    fig.suptitle(_title(data, rows, f"Does one variable collapse {measure} across the baths?"))
+    return fig
+
+
+#: Axis labels of the candidate separation variables.
+CRITERION_LABELS = {
+    "kappa": r"$\kappa$ (Eq. 7)",
+    "kappa_01": r"$\kappa_{01} = g_e N'/\gamma_{01}$",
+    "kappa_up": r"$\kappa_{\uparrow} = g_e N'/\min_b \Gamma_b e^{-\beta_b w_b}$",
+}
+
+
 def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
     """(N, protocol, rows) for the charging comparison: the group with most kappa values (ties:
     largest N), at most MAX_CURVES kappa spread over its range."""
@@ -721,7 +768,10 @@ def _supports_fig5(data: SweepData) -> bool:
 
 
 def _supports_kappa(data: SweepData) -> bool:
+    """kappa (or g) swept at one bath configuration (several: _supports_criterion)."""
     if not data.has_microscopic() or not any(k in data.swept for k in KAPPA_AXES):
+        return False
+    if any(k in data.swept for k in criterion.BATH_AXES):
         return False
     return any(rows.size >= 2 for rows in microscopic_curves(data).values())
 
@@ -736,6 +786,11 @@ def _supports_tau_ratio_mic_eff(data: SweepData) -> bool:
 
 
 #: Figure id -> (does the file support it, how to draw it), in the order they are rendered.
+def _supports_criterion(data: SweepData) -> bool:
+    return (data.has_microscopic() and "kappa" in data.swept
+            and any(k in data.swept for k in criterion.BATH_AXES))
+
+
 FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path | str], Figure]]] = {
     "fig2ab": (_supports_fig2ab, fig2ab_charging),
     "fig2cd": (_supports_vs_n, fig2cd_steady),
@@ -745,6 +800,7 @@ FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path
     "errors": (_supports_kappa, fig_errors_vs_kappa),
     "mic_vs_eff": (_supports_kappa, fig_mic_vs_eff),
     "tau_ratio_mic_eff": (_supports_tau_ratio_mic_eff, fig_tau_ratio_mic_eff),
+    "criterion": (_supports_criterion, fig_criterion),
 }
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from microsim import closed_forms as cf
+from microsim import criterion
 from microsim import figures as fg
 
 __all__ = ["SMALL_KAPPA", "main", "paragraphs", "write_results"]
@@ -38,6 +39,7 @@ HEADINGS = {
     "errors": "Validity map: error measures vs kappa",
     "mic_vs_eff": "Microscopic vs effective charging curves",
     "tau_ratio_mic_eff": "tau_1/tau_N, microscopic and effective, at fixed coupling",
+    "criterion": "The criterion test: errors against kappa and the candidate variables, across baths",
 }
 
 
@@ -210,9 +212,34 @@ def _tau_ratio_mic_eff(data: fg.SweepData) -> str:
             + "; ".join(parts) + ".")
 
 
+def _criterion(data: fg.SweepData) -> str:
+    """The collapse table of criterion.collapse_table: for each measure, protocol and N, the spread
+    across baths of the prefactor of the v^2 law in each candidate variable."""
+    table = criterion.collapse_table(data)
+    if not table:
+        return "No bath configuration with positive errors."
+    lines = ["Spread across the bath configurations of the prefactor A of y = A v^2 (fitted at "
+             f"kappa <= {criterion.SMALL}; max/min over baths, 1 = perfect collapse), for each "
+             "candidate variable v; the best in bold.", "",
+             "| measure | protocol | N | baths | " + " | ".join(criterion.VARIABLES) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in criterion.VARIABLES) + " |"]
+    groups: dict[tuple[str, str, int], dict[str, criterion.Collapse]] = {}
+    for entry in table:
+        groups.setdefault((entry.measure, entry.protocol, entry.n_batteries), {})[entry.variable] = entry
+    for (measure, protocol, n), by_variable in groups.items():
+        spreads = {v: by_variable[v].prefactor_spread for v in criterion.VARIABLES if v in by_variable}
+        finite = {v: x for v, x in spreads.items() if math.isfinite(x)}
+        best = min(finite, key=finite.__getitem__) if finite else None
+        cells = [(f"**{_g(x, 3)}**" if v == best else _g(x, 3)) for v, x in spreads.items()]
+        baths = next(iter(by_variable.values())).baths
+        lines.append(f"| {measure} | {protocol} | {n} | {baths} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 PARAGRAPHS: dict[str, Callable[[fg.SweepData], str]] = {
     "fig2ab": _fig2ab, "fig2cd": _fig2cd, "fig3": _fig3, "fig4": _fig4, "fig5": _fig5,
     "errors": _errors, "mic_vs_eff": _mic_vs_eff, "tau_ratio_mic_eff": _tau_ratio_mic_eff,
+    "criterion": _criterion,
 }
 
 
