@@ -8,8 +8,9 @@ CONFIG ?= configs/validity.yaml
 
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
 VALIDITY := runs/validity.h5 runs/validity_n40.h5 runs/validity_large.h5
+STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5
 
-.PHONY: sweep test test-slow lint regression-update figures results bench clean
+.PHONY: sweep test test-slow lint regression-update figures study results bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +38,13 @@ figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 
 	$(VENV)/bin/microsim sweep configs/validity_large.yaml
 	for f in $(PAPER) $(VALIDITY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 
-results: figures  ## docs/results.md with the figures and the numbers measured from them
-	$(PY) -m microsim.results $(PAPER) $(VALIDITY) --out docs/results.md
+study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and temperatures, N <= 12)
+	$(VENV)/bin/microsim sweep configs/criterion_baths.yaml
+	$(VENV)/bin/microsim sweep configs/criterion_temperatures.yaml
+	for f in $(STUDY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+
+results: figures study  ## docs/results.md with the figures and the numbers measured from them
+	$(PY) -m microsim.results $(PAPER) $(VALIDITY) $(STUDY) --out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 3 hours: 55 min, plus the N x kappa grid, 2 h of it N = 40)
 	$(PY) bench/run.py --out bench/results.json

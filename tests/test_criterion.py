@@ -105,3 +105,19 @@ def test_criterion_figure_plots_the_file(tmp_path):
                 assert (round(float(x), 12), round(float(y), 12)) in pairs
     assert main(["plot", str(out), "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig" / "c_criterion.png").exists()
+
+
+def test_only_the_boltzmann_factors_of_the_baths_enter_the_errors():
+    """At fixed beta_e w0 the pairs (w_h, beta_c) = (3, 1) and (5, 0.5) have the same
+    beta_h w_h = 1.2 and beta_c w_c = 2, hence the same rates at the same kappa: every figure of
+    compare agrees to the solver tolerance (1e-8), although the energies w_h, w_c differ. A pair
+    with another beta_c w_c (2.5, 2) does not agree (the criterion sweep varies that one)."""
+    from microsim.comparison import compare, default_time_grid
+
+    figures = []
+    for wh, beta_c in ((3.0, 1.0), (5.0, 0.5), (2.5, 2.0)):
+        p = ModelParams.from_effective(-0.8, 0.1, 0.05, 2, wh=wh, beta_c=beta_c, gamma_ratio=0.5)
+        figures.append(compare(p, default_time_grid(p, points=101)).figures)
+    for name in ("eps_traj", "D_max", "eps_tau", "tau_mic"):
+        assert figures[1][name] == pytest.approx(figures[0][name], rel=1e-8, abs=1e-10), name
+    assert abs(figures[2]["eps_traj"] / figures[0]["eps_traj"] - 1) > 0.1

@@ -236,6 +236,36 @@ def _criterion(data: fg.SweepData) -> str:
     return "\n".join(lines)
 
 
+def _findings(files: Sequence[fg.SweepData]) -> str:
+    """Over every criterion file, protocol and N: the worst prefactor spread of each measure in
+    each variable, the variable that keeps it smallest and the prefactor A of y = A v^2 there."""
+    tables = [entry for data in files for entry in criterion.collapse_table(data)]
+    names = ", ".join(f"`{d.path.name}`" for d in files)
+    lines = [f"From {names}: the largest spread across bath configurations of the prefactor A of "
+             "y = A v^2 over every protocol and N, for each error measure and candidate variable "
+             "(1 = the variable alone sets the error; docs/physics.md §3 derives the candidates), "
+             "and the range of A in the variable that keeps that spread smallest.", "",
+             "| measure | " + " | ".join(f"worst spread in {v}" for v in criterion.VARIABLES)
+             + " | best | A in it |",
+             "| --- | " + " | ".join("---" for _ in criterion.VARIABLES) + " | --- | --- |"]
+    for measure in criterion.MEASURES:
+        worst = {}
+        for variable in criterion.VARIABLES:
+            spreads = [e.prefactor_spread for e in tables
+                       if e.measure == measure and e.variable == variable
+                       and math.isfinite(e.prefactor_spread)]
+            worst[variable] = max(spreads) if spreads else math.nan
+        finite = {v: x for v, x in worst.items() if math.isfinite(x)}
+        if not finite:
+            continue
+        best = min(finite, key=finite.__getitem__)
+        a = [e.prefactor for e in tables if e.measure == measure and e.variable == best
+             and math.isfinite(e.prefactor)]
+        lines.append(f"| {measure} | " + " | ".join(_g(worst[v], 3) for v in criterion.VARIABLES)
+                     + f" | {best} | {_g(min(a), 3)} - {_g(max(a), 3)} |")
+    return "\n".join(lines)
+
+
 PARAGRAPHS: dict[str, Callable[[fg.SweepData], str]] = {
     "fig2ab": _fig2ab, "fig2cd": _fig2cd, "fig3": _fig3, "fig4": _fig4, "fig5": _fig5,
     "errors": _errors, "mic_vs_eff": _mic_vs_eff, "tau_ratio_mic_eff": _tau_ratio_mic_eff,
@@ -300,6 +330,9 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
             lines.append("")
     if not chosen:
         lines += ["No figure is supported by the given files.", ""]
+    study = chosen.get("criterion", [])
+    if study:
+        lines += ["## Findings: which variable governs the error of Eq. 8", "", _findings(study), ""]
     lines += ["## Data", ""]
     lines += [f"* {_provenance(d)}" for d in loaded]
     lines += ["", f"Document written {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", ""]
