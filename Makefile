@@ -46,7 +46,7 @@ study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and tempe
 results: figures study  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.results $(PAPER) $(VALIDITY) $(STUDY) --out docs/results.md
 
-bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 3 hours: 55 min, plus the N x kappa grid, 2 h of it N = 40)
+bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 2 hours; the N x kappa grid alone 46 min)
 	$(PY) bench/run.py --out bench/results.json
 
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json

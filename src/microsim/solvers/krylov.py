@@ -10,8 +10,8 @@ repeated pole, whose error bound depends on gamma/t and on m, not on ||L|| (van 
 Hochbruck, SIAM J. Sci. Comput. 27, 1438 (2006)). The stiffness of the bath part therefore costs
 nothing in the number of vectors; it enters only through the solves with (1/gamma - L), which
 solvers/implicit.py does by GMRES with the bath blocks and the adiabatic slow space as
-preconditioner. A 121-point charging curve takes 20-36 solves at kappa = 0.01 and 44-64 at 0.1 (N = 10-40),
-against about 450 for Radau IIA on the same grid.
+preconditioner. A 121-point charging curve takes 20-36 solves at kappa = 0.01 and 44-76 at 0.1
+(N = 10-40), against about 450 for Radau IIA on the same grid.
 
 Convergence is checked on the coefficients: V is orthonormal, so the state changes between m - 4
 and m vectors by exactly |c_m(t) - c_{m-4}(t)|, which costs no product with V. A window that
@@ -38,7 +38,7 @@ FloatArray = NDArray[np.float64]
 #: gamma = GAMMA_FRACTION times the window length. Measured at N = 12, kappa = 0.1: 0.03, 0.1
 #: and 0.3 all need 36 vectors for 1e-9; at kappa = 0.01, 0.1 needs 16-24.
 GAMMA_FRACTION = 0.1
-#: Vectors at most before a window is halved (121-point curves at N = 10-40 measured need 20-64).
+#: Vectors at most before a window is halved (121-point curves at N = 10-40 measured need 20-76).
 MAX_DIMENSION = 80
 #: Convergence is tested every CHECK_EVERY vectors, against the approximation that many before.
 CHECK_EVERY = 4
