@@ -641,7 +641,7 @@ def symmetric_solver_bytes(p: ModelParams) -> int:
     Per stored unknown S: about 12 nonzeros (12 bytes each in CSR, 16 in the COO being summed),
     the enumeration of both halves (2 S x 14 int64/float64 columns) and, for the steady state,
     GMRES_RESTART + 4 vectors (more than the Krylov propagation holds: at most
-    krylov.MAX_DIMENSION + 1 basis vectors and 31 of GMRES; measured 3.4 GB at N = M = 40).
+    krylov.MAX_DIMENSION + 1 basis vectors and 31 of GMRES; 1.8-2.9 GiB at N = M = 40 in make bench).
     Measured peaks (steady state, /usr/bin/time): 1.05 GB at
     N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate 4.21 GB).
     """
