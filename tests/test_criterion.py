@@ -14,6 +14,18 @@ from microsim.figures import load
 from microsim.params import ModelParams
 
 
+def bath_sweep(tmp_path, ratios: str, kappas: str):
+    """A small collective sweep over Gamma_c/Gamma_h and kappa at N = 1; returns its file."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "name: c\nmodel: {beta_e_w0: -0.8, gamma_e: 0.1, protocol: collective}\n"
+        f"sweep:\n  gamma_ratio: {ratios}\n  kappa: {kappas}\n  n_batteries: [1]\n"
+        "time: {points: 101}\nparallel: {n_jobs: 1}\n")
+    out = tmp_path / "c.h5"
+    assert main(["sweep", str(config), "--output", str(out)]) == 0
+    return out
+
+
 def synthetic(factors, amplitude=3.0, bend=0.0):
     """y = A (c_b kappa)^2 (1 + bend c_b kappa) on kappa = 0.01..1: the variable v = c_b kappa
     collapses the curves exactly, kappa itself spreads them by max c_b^2 / min c_b^2."""
@@ -53,14 +65,7 @@ def test_collapse_table_from_a_sweep_with_unequal_baths(tmp_path):
     """A small sweep (N = 1, Gamma_c/Gamma_h = 0.2 and 5, three kappa) read back: the three
     variables are the ModelParams values of each point, every (measure, variable) has its two
     baths, and the numbers are finite and at least 1 where they are ratios."""
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "name: c\nmodel: {beta_e_w0: -0.8, gamma_e: 0.1, protocol: collective}\n"
-        "sweep:\n  gamma_ratio: [0.2, 5.0]\n  kappa: [0.01, 0.02, 0.05]\n  n_batteries: [1]\n"
-        "time: {points: 101}\nparallel: {n_jobs: 1}\n")
-    out = tmp_path / "c.h5"
-    assert main(["sweep", str(config), "--output", str(out)]) == 0
-    data = load(out)
+    data = load(bath_sweep(tmp_path, "[0.2, 5.0]", "[0.01, 0.02, 0.05]"))
     rows = data.rows()
     for row in rows:
         p = ModelParams.from_effective(-0.8, 0.1, float(data.column("kappa")[row]), 1,
@@ -83,13 +88,7 @@ def test_criterion_figure_plots_the_file(tmp_path):
     pytest.importorskip("matplotlib")
     from microsim.figures import FIGURES, supported_figures
 
-    config = tmp_path / "c.yaml"
-    config.write_text(
-        "name: c\nmodel: {beta_e_w0: -0.8, gamma_e: 0.1, protocol: collective}\n"
-        "sweep:\n  gamma_ratio: [0.2, 1.0, 5.0]\n  kappa: [0.01, 0.03]\n  n_batteries: [1]\n"
-        "time: {points: 101}\nparallel: {n_jobs: 1}\n")
-    out = tmp_path / "c.h5"
-    assert main(["sweep", str(config), "--output", str(out)]) == 0
+    out = bath_sweep(tmp_path, "[0.2, 1.0, 5.0]", "[0.01, 0.03]")
     data = load(out)
     assert supported_figures(data) == ["criterion"]
     fig = FIGURES["criterion"][1](data)
