@@ -66,6 +66,24 @@ def test_a_window_that_does_not_converge_is_halved(monkeypatch):
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
 
 
+def test_a_space_the_memory_does_not_hold_is_halved(monkeypatch):
+    """When the available memory holds only 24 vectors of this size (the grid needs 28), the
+    space stops there and the window is halved: the curve is still the dense exponential's
+    (1e-8), in more windows."""
+    p = paper_point(6, 0.3, **UNEQUAL)
+    space, gen, system = setup(p)
+    monkeypatch.setattr(krylov, "available_memory",
+                        lambda: int(25 * 8 * space.size / krylov.MEMORY_FRACTION) + 1)
+    assert krylov.memory_dimension(space.size) == 24
+    x0 = symmetric.initial_state(p, space)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    stats: dict[str, float] = {}
+    states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9, stats)))
+    exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
+    assert stats["windows"] > 1 and stats["dimension"] <= 24
+    assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
+
+
 @pytest.mark.parametrize(("n", "kappa", "extra", "env"), [
     (6, 0.01, {}, 0.0), (5, 0.1, UNEQUAL, 0.0), (4, 0.03, {"gamma_ratio": 5.0}, 0.05)])
 def test_curve_matches_chebyshev(n, kappa, extra, env):

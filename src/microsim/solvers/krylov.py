@@ -15,7 +15,7 @@ preconditioner. A 121-point charging curve takes 20-36 solves at kappa = 0.01 an
 
 Convergence is checked on the coefficients: V is orthonormal, so the state changes between m - 4
 and m vectors by exactly |c_m(t) - c_{m-4}(t)|, which costs no product with V. A window that
-does not converge within MAX_DIMENSION vectors is halved.
+does not converge within MAX_DIMENSION vectors (or within what the memory holds) is halved.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ import numpy as np
 import scipy.linalg as sla
 from numpy.typing import NDArray
 
+from microsim.resources import available_memory
 from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve
 from microsim.solvers.linear import IntegrationError
 
-__all__ = ["GAMMA_FRACTION", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states"]
+__all__ = ["GAMMA_FRACTION", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states",
+           "memory_dimension"]
 
 FloatArray = NDArray[np.float64]
 
@@ -40,6 +42,8 @@ FloatArray = NDArray[np.float64]
 GAMMA_FRACTION = 0.1
 #: Vectors at most before a window is halved (121-point curves at N = 10-40 measured need 20-76).
 MAX_DIMENSION = 80
+#: A new space takes at most this fraction of the memory available when it starts.
+MEMORY_FRACTION = 0.6
 #: Convergence is tested every CHECK_EVERY vectors, against the approximation that many before.
 CHECK_EVERY = 4
 #: The solves are converged to this factor times the tolerance on the state: their error enters
@@ -150,7 +154,8 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
                 break
             if end - start == 1:
                 raise IntegrationError(f"shift-and-invert Krylov did not converge within "
-                                       f"{MAX_DIMENSION} vectors on [{t[start]:.6g}, {t[end]:.6g}]")
+                                       f"{memory_dimension(x.size)} vectors on "
+                                       f"[{t[start]:.6g}, {t[end]:.6g}]")
             end = start + (end - start) // 2
         s = t[start + 1: end + 1] - t[start]
         if memory is not None and start == 0:
@@ -169,12 +174,13 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
                       max(float(s[-1]), 0.0))
     gamma = GAMMA_FRACTION * float(s[-1])
     solve = ShiftedSolve(system, 1.0 / gamma, SOLVE_FACTOR * tol)
-    basis = np.empty((MAX_DIMENSION + 1, x0.size))
-    hess = np.zeros((MAX_DIMENSION + 1, MAX_DIMENSION))
+    limit = memory_dimension(x0.size)
+    basis = np.empty((limit + 1, x0.size))  # pages are committed as the vectors are written
+    hess = np.zeros((limit + 1, limit))
     basis[0] = x0 / beta
     previous = None
     relaxed = SOLVE_FACTOR * tol
-    for j in range(MAX_DIMENSION):
+    for j in range(limit):
         w = solve.solve(basis[j], relaxed) / gamma
         before = float(np.linalg.norm(w))
         for _ in range(2):  # classical Gram-Schmidt, repeated once when it cancels much of w
@@ -202,6 +208,13 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
         relaxed = min(SOLVE_FACTOR * tol / max(weight, tol), RELAXED_MAX)
         previous = coefficients
     return None
+
+
+def memory_dimension(size: int) -> int:
+    """Vectors a new space may hold: MAX_DIMENSION, or as many as MEMORY_FRACTION of the memory
+    available holds (at least 2 CHECK_EVERY); a window that needs more is halved."""
+    fit = int(MEMORY_FRACTION * available_memory() / (8 * size)) - 1
+    return max(min(MAX_DIMENSION, fit), 2 * CHECK_EVERY)
 
 
 def _projected(hess: FloatArray, gamma: float) -> FloatArray:

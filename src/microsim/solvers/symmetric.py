@@ -635,20 +635,23 @@ def _steady_vector(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
 
 
 # ----------------------------------------------------------------------------- public interface
-def symmetric_solver_bytes(p: ModelParams) -> int:
-    """Peak memory of evolve / steady_state: generator build, generator, GMRES basis.
+def symmetric_solver_bytes(p: ModelParams, steady: bool = True) -> int:
+    """Peak memory of steady_state (``steady``) or of a propagation alone: generator build,
+    generator, and the vectors of the GMRES or Krylov bases.
 
-    Per stored unknown S: about 12 nonzeros (12 bytes each in CSR, 16 in the COO being summed),
-    the enumeration of both halves (2 S x 14 int64/float64 columns) and, for the steady state,
-    GMRES_RESTART + 4 vectors (more than the Krylov propagation holds: at most
-    krylov.MAX_DIMENSION + 1 basis vectors and 31 of GMRES; 1.8-2.9 GiB at N = M = 40 in make bench).
-    Measured peaks (steady state, /usr/bin/time): 1.05 GB at
-    N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate 4.21 GB).
+    Per stored unknown S: about 12 nonzeros (12 bytes each in CSR, 16 in the COO being summed)
+    and the enumeration of both halves (2 S x 14 int64/float64 columns). The steady state adds
+    GMRES_RESTART + 4 vectors. A propagation adds the 31 vectors of a stage-solve GMRES and
+    KRYLOV_VECTORS of a Krylov space: a space may grow to krylov.MAX_DIMENSION + 1, but
+    krylov.memory_dimension halves the window instead when the memory does not hold that many
+    (the 121-point curves of make bench took 20-76). Measured peaks (steady state,
+    /usr/bin/time): 1.05 GB at N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate
+    4.21 GB); propagation at N = M = 40: 1.8-2.9 GiB in make bench.
     """
     size = unknowns(p.n_engines, p.n_batteries)
     build = size * (12 * 28 + 2 * 14 * 8)
-    krylov = size * 8 * (min(GMRES_RESTART, size) + 4)
-    return int(size * 12 * 12 + max(build, krylov) + 50 * 2**20)
+    vectors = min(GMRES_RESTART, size) + 4 if steady else 31 + KRYLOV_VECTORS
+    return int(size * 12 * 12 + max(build, size * 8 * vectors) + 50 * 2**20)
 
 
 def engine_battery_coherences(p: ModelParams, space: SymmetricSpace, x: FloatArray
@@ -742,6 +745,8 @@ KRYLOV_ITERATION_PRODUCTS = 5.0
 #: The Krylov space is converged to this factor times options.atol relative to |x0|, as Radau's
 #: tolerances (the energy error then measures 3e-10 to 7e-10 in E/(N w0), tests/test_krylov.py).
 KRYLOV_TOLERANCE_FACTOR = 100.0
+#: Krylov vectors the memory estimate of a propagation counts on (symmetric_solver_bytes).
+KRYLOV_VECTORS = 40
 
 
 def fast_rate(p: ModelParams) -> float:
@@ -805,7 +810,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
     Krylov dimension and GMRES iterations.
     """
     options = options or SolverOptions()
-    check_memory("symmetric", symmetric_solver_bytes(p), p)
+    check_memory("symmetric", symmetric_solver_bytes(p, steady=False), p)
     space = symmetric_space(p.n_engines, p.n_batteries)
     gen = generator(p, space)
     bounds = spectral_bounds(p)
