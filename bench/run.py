@@ -1,6 +1,6 @@
 """Benchmarks of the microscopic solvers (not tests): wall time and peak memory on this machine.
 
-    python bench/run.py [--quick] [--only curve|steady|steady_env|grid] [--out bench/results.json]
+    python bench/run.py [--quick] [--only curve|steady|steady_env|grid [--n N ...]] [--out bench/results.json]
 
 Each case runs in its own subprocess (so peak memory is the case's own, from getrusage) with a
 time limit. Cases: (a) plain QuTiP mesolve on the full tensor space with default options,
@@ -30,7 +30,7 @@ from pathlib import Path
 
 KAPPA = 0.1
 POINTS = 121
-GRID_N = (10, 20, 30, 40)
+GRID_N = (10, 20, 30, 40, 60)
 GRID_KAPPA = (0.01, 0.1, 1.0)
 TAU_UNITS = 3.0
 #: the collective battery environment of the "steady_env" case: without it the steady state is the
@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only (minutes)")
     parser.add_argument("--only", choices=("curve", "steady", "steady_env", "grid"),
                         help="run only the cases of this kind and merge them into --out")
+    parser.add_argument("--n", type=int, nargs="+",
+                        help="with --only: only these N (and --kappa only these kappa)")
+    parser.add_argument("--kappa", type=float, nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--case", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=float, default=3600.0,
                         help="time limit of each grid case in seconds (default 3600)")
@@ -136,10 +139,11 @@ def main() -> None:
     cases += [("effective", n, "curve", 600.0, KAPPA) for n in (1000, 10_000, 100_000)]
     results = []
     if args.only:
-        cases = [c for c in cases if c[2] == args.only]
-        done = {(c[0], c[1], c[2]) for c in cases}
+        cases = [c for c in cases if c[2] == args.only and (not args.n or c[1] in args.n)
+                 and (not args.kappa or c[4] in args.kappa)]
+        done = {(c[0], c[1], c[2], c[4]) for c in cases}
         results = [r for r in json.loads(Path(args.out).read_text())["results"]
-                   if (r["solver"], r["N"], r["what"]) not in done]
+                   if (r["solver"], r["N"], r["what"], r.get("kappa", KAPPA)) not in done]
     for solver, n, what, limit, kappa in cases:
         r = _run(solver, n, what, limit, kappa)
         results.append(r)
