@@ -326,4 +326,26 @@ def read_summary(path: Path | str) -> tuple[dict[str, str], dict[str, np.ndarray
             if data.dtype.kind in "OS":
                 data = np.array([x.decode() if isinstance(x, bytes) else x for x in data])
             columns[name] = data
+        _fill_derived(columns)
         return attrs, columns
+
+
+def _fill_derived(columns: dict[str, np.ndarray]) -> None:
+    """Derived variables a row lacks (NaN: written by an older schema into a resumed file, or the
+    column missing) computed from that row's stored model parameters (ModelParams.derived)."""
+    size = len(columns.get("key", ()))
+    if not size or any(name not in columns for name in PARAM_NAMES):
+        return
+    for name in DERIVED_NAMES:
+        columns[name] = np.asarray(columns.get(name, np.full(size, np.nan)), dtype=float)
+    missing = np.flatnonzero(np.any([~np.isfinite(columns[n]) for n in DERIVED_NAMES], axis=0))
+    for row in missing:
+        values = {name: columns[name][row] for name in PARAM_NAMES}
+        values = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
+        try:
+            derived = ModelParams(**values, allow_no_inversion=True).derived()
+        except (TypeError, ValueError):
+            continue
+        for name in DERIVED_NAMES:
+            if not np.isfinite(columns[name][row]):
+                columns[name][row] = derived[name]
