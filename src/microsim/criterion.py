@@ -15,6 +15,12 @@ error if A_b does not depend on the bath b. Two numbers per (measure, protocol, 
 * ``spread``: max over the common range of v (log-log interpolation) of max_b y / min_b y, the
   spread at fixed v over the whole swept range (it also sees where the v^2 law bends).
 
+The validity boundary: the value of a variable at which a measure reaches a level (LEVELS:
+eps_traj = 1 %, eps_tau = 10 %), read off each (protocol, N, bath) curve by log-log interpolation
+between the two swept points around it (``crossing``), as a function of N. If Eq. 7 is right,
+its sqrt(N) included, the boundary in kappa does not depend on N; ``exponent`` fits
+boundary ~ N^alpha.
+
 Everything is read from a sweep file's /summary (figures.SweepData), which carries the three
 variables for every point (schema 1.3).
 """
@@ -32,8 +38,9 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from microsim.figures import SweepData
 
-__all__ = ["BATH_AXES", "MEASURES", "SMALL", "VARIABLES", "Collapse", "bath_curves", "bath_label",
-           "collapse", "collapse_table"]
+__all__ = ["BATH_AXES", "LEVELS", "MEASURES", "SMALL", "VARIABLES", "Boundary", "Collapse",
+           "bath_curves", "bath_label", "boundaries", "collapse", "collapse_table", "crossing",
+           "exponent"]
 
 FloatArray = NDArray[np.float64]
 
@@ -47,6 +54,9 @@ BATH_AXES: tuple[str, ...] = ("gamma_ratio", "gamma_h", "gamma_c", "wh", "beta_h
 #: The prefactor of the v^2 law is fitted on the points with kappa at most this (where the
 #: validity sweeps find the kappa^2 law, docs/results.md).
 SMALL = 0.03
+#: The levels of the validity boundary: Eq. 8 is called valid while eps_traj stays below 1 % of
+#: the capacity and eps_tau below 10 % of the charging time.
+LEVELS: dict[str, float] = {"eps_traj": 0.01, "eps_tau": 0.1}
 
 
 @dataclass(frozen=True)
@@ -138,3 +148,58 @@ def collapse_table(data: SweepData, measures: Sequence[str] = MEASURES,
                     out.append(Collapse(measure, protocol, n, variable, len(curves), prefactor,
                                         prefactor_spread, spread))
     return out
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where one measure reaches its level on one (protocol, N, bath) curve, in one variable."""
+
+    measure: str
+    level: float
+    protocol: str
+    n_batteries: int
+    bath: str
+    variable: str
+    value: float  #: the variable at the crossing (NaN: the curve does not cross in the swept range)
+
+
+def crossing(v: FloatArray, y: FloatArray, level: float) -> float:
+    """The smallest v at which y reaches ``level``, interpolating log y linearly in log v between
+    the two swept points around it; NaN if y stays below the level, or is above it already at
+    the first point (the boundary then lies outside the swept range)."""
+    v, y = np.asarray(v, dtype=float), np.asarray(y, dtype=float)
+    if v.size == 0 or y[0] >= level:
+        return math.nan
+    above = np.flatnonzero(y >= level)
+    if above.size == 0:
+        return math.nan
+    k = int(above[0])
+    lv, ly = np.log(v[k - 1: k + 1]), np.log(y[k - 1: k + 1])
+    return float(np.exp(lv[0] + (math.log(level) - ly[0]) * (lv[1] - lv[0]) / (ly[1] - ly[0])))
+
+
+def boundaries(data: SweepData, variables: Sequence[str] = ("kappa", "kappa_01"),
+               levels: dict[str, float] | None = None) -> list[Boundary]:
+    """The boundary of every measure in LEVELS, for each protocol, N and bath configuration."""
+    levels = LEVELS if levels is None else levels
+    out = []
+    rows = data.rows()
+    for protocol in sorted({str(p) for p in data.column("protocol")[rows]}):
+        for n in sorted({int(n) for n in data.column("n_batteries")[rows]}):
+            for measure, level in levels.items():
+                for variable in variables:
+                    for bath, (v, y, _) in bath_curves(data, measure, variable, protocol,
+                                                       n).items():
+                        out.append(Boundary(measure, level, protocol, n, bath, variable,
+                                            crossing(v, y, level)))
+    return out
+
+
+def exponent(n: FloatArray, value: FloatArray) -> float:
+    """alpha of value ~ N^alpha, least squares in log-log over the finite values (NaN if fewer
+    than two distinct N)."""
+    n, value = np.asarray(n, dtype=float), np.asarray(value, dtype=float)
+    ok = np.isfinite(value) & (value > 0) & (n > 0)
+    if np.unique(n[ok]).size < 2:
+        return math.nan
+    return float(np.polyfit(np.log(n[ok]), np.log(value[ok]), 1)[0])
