@@ -74,7 +74,7 @@ CONFIGS = {
 SUPPORTED = {
     "time": ["fig2ab"],
     "vs_n": ["fig2cd", "fig3", "fig4", "fig5"],
-    "kappa": ["errors", "mic_vs_eff"],
+    "kappa": ["errors", "mic_vs_eff", "boundary"],
     "fixed_g": ["tau_ratio_mic_eff"],
 }
 
@@ -270,6 +270,62 @@ def test_error_figure_plots_each_measure_per_n(files):
         np.testing.assert_allclose(slope, 2.0, rtol=1e-10)
         # anchored on the smallest-kappa point of the N = 1 curve
         assert yg[0] == pytest.approx(table[measure][_rows(table, order="kappa", n_batteries=1)][0])
+
+
+def test_boundary_figure_is_the_crossing_of_the_files_errors(files):
+    """The boundary figure's points are where each N's eps_tau curve of the file reaches 10 %,
+    computed here by hand from the two kappa around it (log-log straight line); eps_traj is
+    above 1 % already at the smallest kappa of the file, so it has no line."""
+    path = files["kappa"]
+    table = _table(path)
+    lines = _lines(figures.fig_boundary(path))
+    assert not any(":eps_traj:" in gid for gid in lines)
+    x, y = _xy(next(line for gid, line in lines.items()
+                    if gid.startswith("boundary:kappa:eps_tau:collective")))
+    np.testing.assert_array_equal(x, [1, 2])
+    for n, value in zip(x, y, strict=True):
+        rows = _rows(table, order="kappa", n_batteries=int(n))
+        k, e = table["kappa"][rows], table["eps_tau"][rows]
+        assert e[0] < 0.1 <= e[1]
+        expected = math.exp(math.log(k[0]) + math.log(0.1 / e[0]) * math.log(k[1] / k[0])
+                            / math.log(e[1] / e[0]))
+        assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_combined_files_give_the_speed_up_at_fixed_kappa(files, tmp_path):
+    """Two sweep files read as one (figures.combine, microsim plot A B): the rows of both, each
+    series read from its own file; the speed-up figure's points are tau_1/tau_N of the files'
+    columns at each kappa, Eq. 8's the same at both kappa (fixed effective dynamics)."""
+    more = tmp_path / "more.yaml"
+    more.write_text("name: more\n" + MICROSCOPIC.format(
+        model="  beta_e_w0: -0.8\n  gamma_e: 0.1",
+        sweep="  kappa: [0.05, 0.1]\n  n_batteries: [3]").replace("method: full",
+                                                                 "method: symmetric"))
+    assert main(["sweep", str(more), "--output", str(tmp_path / "more.h5")]) == 0
+    data = figures.combine([files["kappa"], tmp_path / "more.h5"])
+    assert data.name == "kappa+more"
+    assert data.files == (files["kappa"], tmp_path / "more.h5")
+    table = {k: np.concatenate([_table(files["kappa"])[k], _table(tmp_path / "more.h5")[k]])
+             for k in ("n_batteries", "kappa", "tau_mic", "tau_eff", "key")}
+    for row in data.rows():
+        source = files["kappa"] if row < 4 else tmp_path / "more.h5"
+        np.testing.assert_array_equal(data.series(int(row), "energy_mic"),
+                                      _series(source, str(table["key"][row]), "energy_mic"))
+    assert "speed_up" in figures.supported_figures(data)
+    lines = _lines(figures.fig_speed_up(data))
+    for kappa in (0.05, 0.1):
+        rows = np.flatnonzero(np.isclose(table["kappa"], kappa, rtol=1e-12))
+        rows = rows[np.argsort(table["n_batteries"][rows])]
+        x, y = _xy(lines[f"speed_up:mic:{kappa:.6g}"])
+        np.testing.assert_array_equal(x, [1, 2, 3])
+        np.testing.assert_allclose(y, table["tau_mic"][rows[0]] / table["tau_mic"][rows],
+                                   rtol=1e-12)
+        eff = table["tau_eff"][rows[0]] / table["tau_eff"][rows]
+        np.testing.assert_allclose(_xy(lines["speed_up:eff"])[1], eff, rtol=1e-6)
+    written = tmp_path / "figs"
+    assert main(["plot", str(files["kappa"]), str(tmp_path / "more.h5"), "--out",
+                 str(written), "--only", "speed_up"]) == 0
+    assert (written / "kappa+more_speed_up.png").stat().st_size > 1000
 
 
 def test_mic_vs_eff_curves_and_their_difference_is_eps_traj(files):

@@ -147,7 +147,9 @@ def _add_plot(sub: Any) -> None:
                           description="Render every figure a sweep file supports: the paper's "
                           "(Fig. 2-5) from effective sweeps over N, the validity map from kappa "
                           "sweeps. Needs the plot extra (matplotlib).")
-    plot.add_argument("file", help="HDF5 file written by microsim sweep")
+    plot.add_argument("file", nargs="+",
+                      help="HDF5 file written by microsim sweep; several are read as one "
+                           "(e.g. a validity sweep and its large-N continuation)")
     plot.add_argument("--out", default="runs/figures", help="output folder (default runs/figures)")
     plot.add_argument("--only", nargs="+", metavar="ID", help="only these figure ids")
 
@@ -362,7 +364,8 @@ def _plot(args: argparse.Namespace) -> int:
     except (PlotDependencyError, StorageError, ValueError, KeyError) as exc:
         _fail(str(exc).strip("'\""))
     if not written:
-        print(f"{args.file}: no figure is supported by this sweep (see microsim inspect)")
+        print(f"{' + '.join(args.file)}: no figure is supported by this sweep "
+              "(see microsim inspect)")
     for path in written:
         print(path)
     return 0

@@ -133,6 +133,10 @@ def _new_figure(ncols: int, nrows: int = 1, width: float = 5.0, height: float = 
 
 
 # ---------------------------------------------------------------------------------- reading
+#: Column of a combined summary (combine) naming each row's file.
+SOURCE = "_source"
+
+
 @dataclass
 class SweepData:
     """A sweep file as the figures read it: provenance, summary columns, series on demand."""
@@ -181,12 +185,23 @@ class SweepData:
         rows = self.rows()
         return bool(rows.size) and bool(np.isfinite(self.column("E_ss_mic")[rows].astype(float)).any())
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the rows come from (one, or several for combine), in order."""
+        if SOURCE not in self.summary:
+            return (self.path,)
+        return tuple(Path(p) for p in dict.fromkeys(str(x) for x in self.summary[SOURCE]))
+
+    def source(self, row: int) -> Path:
+        """The file that holds the point of summary row ``row`` (combine: one of several)."""
+        return Path(str(self.summary[SOURCE][row])) if SOURCE in self.summary else self.path
+
     def series(self, row: int, name: str) -> FloatArray:
         """Time series ``name`` of the point in summary row ``row``."""
         key = str(self.column("key")[row])
         cache = self._series.setdefault(key, {})
         if name not in cache:
-            attrs, arrays = read_point(self.path, key, [name])
+            attrs, arrays = read_point(self.source(row), key, [name])
             if name not in arrays:
                 raise KeyError(f"{self.path}: point {key} has no dataset {name!r}")
             cache[name] = arrays[name]
@@ -197,7 +212,7 @@ class SweepData:
         """Attribute ``name`` of the point in summary row ``row`` (e.g. ``epsilon``)."""
         key = str(self.column("key")[row])
         if key not in self._point_attrs:
-            self._point_attrs[key], _ = read_point(self.path, key, [])
+            self._point_attrs[key], _ = read_point(self.source(row), key, [])
         return self._point_attrs[key][name]
 
     def steady(self, row: int, quantity: str) -> float:
@@ -218,6 +233,39 @@ def load(path: Path | str) -> SweepData:
     """Read the provenance and /summary of a sweep file (``microsim.storage.read_summary``)."""
     attrs, summary = read_summary(path)
     return SweepData(Path(path), attrs, summary)
+
+
+def combine(sources: Sequence[SweepData | Path | str]) -> SweepData:
+    """Several sweep files read as one: their /summary rows one after the other, named
+    'a+b+...'; each row reads its series from its own file (column SOURCE). One file: itself.
+
+    For figures across files, e.g. the validity sweep at N <= 12 with its N = 16-40 continuation;
+    a column missing from a file is NaN (or empty text) in its rows. The swept axes are the union.
+    """
+    datas = [_as_data(s) for s in sources]
+    if len(datas) == 1:
+        return datas[0]
+    names = sorted({c for d in datas for c in d.summary})
+    summary: dict[str, np.ndarray] = {}
+    for name in names:
+        parts = []
+        for d in datas:
+            size = len(d.summary.get("key", ()))
+            if name in d.summary:
+                parts.append(np.asarray(d.summary[name]))
+            else:
+                text = any(np.asarray(o.summary[name]).dtype.kind in "US" for o in datas
+                           if name in o.summary)
+                parts.append(np.full(size, "" if text else np.nan, dtype=object if text else float))
+        summary[name] = np.concatenate(parts)
+    summary[SOURCE] = np.concatenate([np.full(len(d.summary.get("key", ())), str(d.path))
+                                      for d in datas])
+    swept: list[str] = []
+    for d in datas:
+        swept += [a for a in d.swept if a not in swept]
+    attrs = dict(datas[0].attrs)
+    attrs.update(name="+".join(d.name for d in datas), swept=json.dumps(swept))
+    return SweepData(datas[0].path, attrs, summary)
 
 
 def _as_data(source: SweepData | Path | str) -> SweepData:
@@ -370,8 +418,9 @@ def _colors(n: int) -> list[Any]:
     _matplotlib()
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    return [colormaps["viridis"](i / (n - 1) * 0.9) for i in range(n)]  # no repeated colour
 
 
 def _row_label(data: SweepData, row: int) -> str:
@@ -576,11 +625,14 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
     curves = microscopic_curves(data)
     measures = _error_measures(data)
     fig, axes = _new_figure(len(measures), width=4.2)
-    colors = _colors(len(curves))
+    sizes = sorted({n for n, _ in curves})
+    colors = dict(zip(sizes, _colors(len(sizes)), strict=True))  # one colour per N
     every = np.concatenate(list(curves.values())) if curves else np.array([], dtype=np.intp)
+    legend: dict[str, Any] = {}
     for ax, measure in zip(axes, measures, strict=True):
         guide_anchor: tuple[float, float] | None = None
-        for color, ((n, protocol), rows) in zip(colors, curves.items(), strict=True):
+        for (n, protocol), rows in curves.items():
+            color = colors[n]
             kappa = data.column("kappa")[rows].astype(float)
             value = data.column(measure)[rows].astype(float)
             ok = np.isfinite(value) & (value > 0)
@@ -590,6 +642,7 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
             _plot(ax, kappa[ok], value[ok], f"{measure}:{n}:{protocol}", color=color,
                   marker="s" if individual else "o", ls="--" if individual else "-",
                   mfc="none" if individual else color, label=f"$N = {n}$, {protocol}")
+            legend.setdefault(f"$N = {n}$, {protocol}", ax.lines[-1])
             if guide_anchor is None:
                 guide_anchor = (kappa[ok][0], value[ok][0])
         if guide_anchor is not None:
@@ -598,11 +651,14 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
             k = np.geomspace(k_all.min(), min(k_all.max(), 10 * k_all.min()), 50)
             _plot(ax, k, guide_anchor[1] * (k / guide_anchor[0]) ** 2, f"guide:kappa2:{measure}",
                   color="0.4", ls=":", label=r"$\propto\kappa^2$")
+            legend.setdefault("guide", ax.lines[-1])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(LABELS["kappa"])
         ax.set_ylabel(LABELS[measure])
-        ax.legend(fontsize="x-small", ncol=2 if len(curves) > 6 else 1)
+    handles = [legend[k] for k in legend if k != "guide"] + [legend[k] for k in legend if k == "guide"]
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside right center",
+               fontsize="x-small", ncol=2 if len(handles) > 14 else 1)
     fig.suptitle(_title(data, every, "Effective (Eq. 8) vs microscopic: errors against the "
                         r"time-scale separation $\kappa$ (Eq. 7)"))
     return fig
@@ -639,6 +695,98 @@ def fig_criterion(source: SweepData | Path | str, measure: str = "eps_traj") -> 
             ax.set_title(f"{protocol}, $N = {n}$: $A$ spread {_fmt(spread)}", fontsize="small")
     fig.legend(list(legend.values()), list(legend), loc="outside right center", fontsize="x-small")
     fig.suptitle(_title(data, rows, f"Does one variable collapse {measure} across the baths?"))
+    return fig
+
+
+def fig_boundary(source: SweepData | Path | str) -> Figure:
+    """The validity boundary against N: the kappa (Eq. 7) and kappa_01 at which eps_traj reaches
+    1 % and eps_tau 10 % (criterion.LEVELS, criterion.crossing), per protocol (and bath
+    configuration, if several), on log-log axes with the fitted exponent of N (N >= 2) in the
+    legend. If Eq. 7's sqrt(N) is right, the boundary in kappa is flat."""
+    data = _as_data(source)
+    variables = ("kappa", "kappa_01")
+    found = [b for b in criterion.boundaries(data, variables) if math.isfinite(b.value)]
+    baths = _unique(np.array([b.bath for b in found], dtype=object))
+    fig, axes = _new_figure(len(variables), width=4.6, height=3.8)
+    legend: dict[str, Any] = {}
+    groups = sorted({(b.protocol, b.measure, b.bath) for b in found},
+                    key=lambda g: (g[0], list(criterion.LEVELS).index(g[1]), baths.index(g[2])))
+    colors = _colors(len(baths)) if len(baths) > 1 else None
+    for ax, variable in zip(axes, variables, strict=True):
+        for protocol, measure, bath in groups:
+            mine = sorted((b for b in found if (b.protocol, b.measure, b.bath, b.variable)
+                           == (protocol, measure, bath, variable)), key=lambda b: b.n_batteries)
+            if not mine:
+                continue
+            n = np.array([b.n_batteries for b in mine], dtype=float)
+            value = np.array([b.value for b in mine])
+            alpha = criterion.exponent(n[n >= 2], value[n >= 2])
+            color = colors[baths.index(bath)] if colors else COLORS[protocol]
+            label = f"{measure} = {_fmt(mine[0].level)}, {protocol}" + (
+                f", {bath}" if colors else "")
+            _plot(ax, n, value, f"boundary:{variable}:{measure}:{protocol}:{bath}", color=color,
+                  marker=MARKERS[protocol], ls="-" if measure == "eps_traj" else "--",
+                  mfc=color if protocol == "collective" else "none",
+                  label=label + (rf" ($\alpha = {alpha:.2f}$)" if math.isfinite(alpha) else ""))
+            legend.setdefault(f"{variable}:{label}", ax.lines[-1])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(LABELS["N"])
+        ax.set_ylabel(f"{CRITERION_LABELS[variable]} at the boundary")
+        ax.legend(fontsize="x-small", loc="best")
+    fig.suptitle(_title(data, data.rows(), r"Validity boundary of Eq. 8 against $N$ "
+                        r"(fit $\propto N^\alpha$, $N \geq 2$)"))
+    return fig
+
+
+def speed_up_data(data: SweepData) -> dict[float, dict[str, FloatArray]]:
+    """By kappa: N, tau_1/tau_N microscopic and Eq. 8, and tau_mic/tau_eff, over the collective
+    rows of that kappa, tau_1 being each description's own N = 1 value at the same kappa (kappa
+    values without an N = 1 row or with fewer than three N are left out)."""
+    rows = data.rows(sort_by=("kappa", "n_batteries"), protocol="collective")
+    kappa = data.column("kappa")[rows].astype(float)
+    out: dict[float, dict[str, FloatArray]] = {}
+    for value in _unique(kappa):
+        mine = rows[np.isclose(kappa, value, rtol=1e-9)]
+        mine = mine[np.argsort(data.column("n_batteries")[mine], kind="stable")]
+        n = data.column("n_batteries")[mine].astype(float)
+        mic, eff = (data.column(f"tau_{k}")[mine].astype(float) for k in ("mic", "eff"))
+        ok = np.isfinite(mic) & np.isfinite(eff)
+        if not (n[ok] == 1).any() or ok.sum() < 3:
+            continue
+        first = int(np.flatnonzero(ok & (n == 1))[0])
+        out[float(value)] = {"n": n[ok], "mic": mic[first] / mic[ok], "eff": eff[first] / eff[ok],
+                             "lag": mic[ok] / eff[ok]}
+    return out
+
+
+def fig_speed_up(source: SweepData | Path | str) -> Figure:
+    """The collective speed-up tau_1/tau_N (Eq. 17) at fixed kappa, microscopic (one colour per
+    kappa) against Eq. 8 (black, the same for every kappa at fixed effective dynamics), and the
+    lag tau_mic/tau_eff against N."""
+    data = _as_data(source)
+    curves = speed_up_data(data)
+    fig, (ax, lag) = _new_figure(2, width=4.6, height=3.8)
+    widest = max(curves.values(), key=lambda c: c["n"].size)
+    _plot(ax, widest["n"], widest["eff"], "speed_up:eff", color="k", ls="--", marker="s", ms=3,
+          label="Eq. 8", zorder=3)
+    for color, (kappa, c) in zip(_colors(len(curves)), curves.items(), strict=True):
+        label = rf"$\kappa = {_fmt(kappa)}$"
+        _plot(ax, c["n"], c["mic"], f"speed_up:mic:{kappa:.6g}", color=color, marker="o", ms=3,
+              label=label)
+        _plot(lag, c["n"], c["lag"], f"lag:{kappa:.6g}", color=color, marker="o", ms=3, label=label)
+    for a in (ax, lag):
+        a.set_xscale("log")
+        a.set_xlabel(LABELS["N"])
+    ax.set_yscale("log")
+    lag.set_yscale("log")
+    ax.set_ylabel(LABELS["tau_ratio"])
+    lag.set_ylabel(r"$\tau_{mic}/\tau_{eff}$")
+    lag.axhline(1.0, color="0.6", lw=0.8)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize="x-small")
+    fig.suptitle(_title(data, data.rows(protocol="collective"),
+                        "Collective speed-up at fixed $\\kappa$: microscopic vs Eq. 8"))
     return fig
 
 
@@ -785,10 +933,30 @@ def _supports_tau_ratio_mic_eff(data: SweepData) -> bool:
     return len(_unique(data.column("n_batteries")[rows])) >= 2
 
 
-#: Figure id -> (does the file support it, how to draw it), in the order they are rendered.
 def _supports_criterion(data: SweepData) -> bool:
     return (data.has_microscopic() and "kappa" in data.swept
             and any(k in data.swept for k in criterion.BATH_AXES))
+
+
+def _supports_boundary(data: SweepData) -> bool:
+    """kappa and N swept: some (protocol, measure) crosses its level at two or more N."""
+    if not data.has_microscopic() or not {"kappa", "n_batteries"} <= set(data.swept):
+        return False
+    found = [b for b in criterion.boundaries(data, ("kappa",)) if math.isfinite(b.value)]
+    groups = {(b.protocol, b.measure, b.bath) for b in found}
+    return any(sum((b.protocol, b.measure, b.bath) == g for b in found) >= 2 for g in groups)
+
+
+def _supports_speed_up(data: SweepData) -> bool:
+    """kappa and N swept at one bath configuration, N = 1 and two more N at some kappa."""
+    if not data.has_microscopic() or not {"kappa", "n_batteries"} <= set(data.swept):
+        return False
+    if any(k in data.swept for k in criterion.BATH_AXES):
+        return False
+    return bool(speed_up_data(data))
+
+
+#: Figure id -> (does the file support it, how to draw it), in the order they are rendered.
 
 
 FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path | str], Figure]]] = {
@@ -801,6 +969,8 @@ FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path
     "mic_vs_eff": (_supports_kappa, fig_mic_vs_eff),
     "tau_ratio_mic_eff": (_supports_tau_ratio_mic_eff, fig_tau_ratio_mic_eff),
     "criterion": (_supports_criterion, fig_criterion),
+    "boundary": (_supports_boundary, fig_boundary),
+    "speed_up": (_supports_speed_up, fig_speed_up),
 }
 
 
@@ -810,14 +980,16 @@ def supported_figures(source: SweepData | Path | str) -> list[str]:
     return [fig_id for fig_id, (supports, _) in FIGURES.items() if supports(data)]
 
 
-def render(path: Path | str, out_dir: Path | str, only: Iterable[str] | None = None,
-           formats: Sequence[str] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
-    """Write every figure the sweep file supports (or those in ``only``) as ``<name>_<id>.<fmt>``.
+def render(path: SweepData | Path | str | Sequence[Path | str], out_dir: Path | str,
+           only: Iterable[str] | None = None, formats: Sequence[str] = ("png", "pdf"),
+           dpi: int = 150) -> list[Path]:
+    """Write every figure the sweep file supports (or those in ``only``) as ``<name>_<id>.<fmt>``;
+    several files are read as one (combine, named 'a+b').
 
     Returns the written paths, PNG before PDF for each figure. Raises PlotDependencyError without
     matplotlib, ValueError for a figure id that does not exist or that the file does not support.
     """
-    data = load(path)
+    data = combine([path] if isinstance(path, SweepData | str | Path) else list(path))
     out_dir = Path(out_dir)
     available = supported_figures(data)
     if only is None:
