@@ -5,7 +5,8 @@ typed in by hand): closed-form agreement (Eq. 13-16), the largest N reached, tau
 (Eq. 17-20), and the fitted log-log slope of the error measures against kappa (Eq. 7).
 
 Usage: ``python -m microsim.results RUN.h5 [RUN.h5 ...] [--out docs/results.md] [--figures DIR]``.
-A figure id supported by several files is shown for each of them, in the order given.
+A figure id supported by several files is shown for each of them, in the order given. Files
+joined by '+' (``runs/validity.h5+runs/validity_n40.h5``) are read as one (figures.combine).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ HEADINGS = {
     "mic_vs_eff": "Microscopic vs effective charging curves",
     "tau_ratio_mic_eff": "tau_1/tau_N, microscopic and effective, at fixed coupling",
     "criterion": "The criterion test: errors against kappa and the candidate variables, across baths",
+    "boundary": "Validity boundary of Eq. 8 against N",
+    "speed_up": "Collective speed-up tau_1/tau_N at fixed kappa, microscopic vs Eq. 8",
 }
 
 
@@ -236,6 +239,62 @@ def _criterion(data: fg.SweepData) -> str:
     return "\n".join(lines)
 
 
+def _boundary_rows(data: fg.SweepData) -> list[tuple[str, str, float, str, float, float, float]]:
+    """(protocol, measure, level, N range, min, max, alpha) of the boundary in kappa per
+    (protocol, measure) over the N where the swept kappa range brackets it; alpha is fitted per
+    bath configuration, and its extreme (farthest from 0) over them is given."""
+    found = [b for b in criterion.boundaries(data, ("kappa",)) if math.isfinite(b.value)]
+    out = []
+    for protocol in ("collective", "individual"):
+        for measure, level in criterion.LEVELS.items():
+            mine = [b for b in found if (b.protocol, b.measure) == (protocol, measure)]
+            if not mine:
+                continue
+            alphas = []
+            for bath in dict.fromkeys(b.bath for b in mine):
+                n = np.array([b.n_batteries for b in mine if b.bath == bath], dtype=float)
+                value = np.array([b.value for b in mine if b.bath == bath])
+                alphas.append(criterion.exponent(n[n >= 2], value[n >= 2]))
+            finite = [a for a in alphas if math.isfinite(a)]
+            alpha = max(finite, key=abs) if finite else math.nan
+            n_all = [b.n_batteries for b in mine]
+            values = [b.value for b in mine]
+            out.append((protocol, measure, level, f"{min(n_all)}-{max(n_all)}", min(values),
+                        max(values), alpha))
+    return out
+
+
+def _boundary(data: fg.SweepData) -> str:
+    lines = [f"The kappa (Eq. 7) at which eps_traj reaches {criterion.LEVELS['eps_traj']:g} and "
+             f"eps_tau reaches {criterion.LEVELS['eps_tau']:g} ({_point(data)}), read off each "
+             "curve of errors against kappa by log-log interpolation between the two swept kappa "
+             "around it (criterion.crossing), and the exponent alpha of a fit boundary ~ N^alpha "
+             "over N >= 2 (per bath configuration; with several, the one farthest from 0). Eq. 7 "
+             "with its g sqrt(N) predicts alpha = 0; a criterion in g alone would give +1/2, one "
+             "in g N -1/2 (docs/physics.md §3). An N is missing where the swept kappa do not "
+             "bracket the level.", "",
+             "| protocol | measure | level | N | kappa at the boundary | alpha |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for protocol, measure, level, n_range, lo, hi, alpha in _boundary_rows(data):
+        lines.append(f"| {protocol} | {measure} | {level:g} | {n_range} | {_g(lo, 3)} - "
+                     f"{_g(hi, 3)} | {_alpha(alpha)} |")
+    return "\n".join(lines)
+
+
+def _speed_up(data: fg.SweepData) -> str:
+    curves = fg.speed_up_data(data)
+    parts = []
+    for kappa, c in curves.items():
+        k = int(np.argmax(c["n"]))
+        parts.append(f"kappa = {_g(kappa, 3)}: at N = {int(c['n'][k])} tau_1/tau_N = "
+                     f"{_g(float(c['mic'][k]), 3)} microscopic against {_g(float(c['eff'][k]), 3)} "
+                     f"from Eq. 8, tau_mic/tau_eff = {_g(float(c['lag'][0]), 3)} at N = 1 and "
+                     f"{_g(float(c['lag'][k]), 3)} there")
+    return ("tau_1/tau_N at fixed kappa (collective; tau_1 is each description's own N = 1 value "
+            f"at that kappa; {_point(data)}), and the lag tau_mic/tau_eff. " + "; ".join(parts)
+            + ".")
+
+
 def _findings(files: Sequence[fg.SweepData]) -> str:
     """Over every criterion file, protocol and N: the worst prefactor spread of each measure in
     each variable, the variable that keeps it smallest and the prefactor A of y = A v^2 there."""
@@ -266,16 +325,82 @@ def _findings(files: Sequence[fg.SweepData]) -> str:
     return "\n".join(lines)
 
 
+def _criterion_boundary(files: Sequence[fg.SweepData]) -> list[str]:
+    """The boundary of eps_traj and eps_tau across the bath configurations of the criterion files,
+    in kappa and kappa_01: the range over baths and N of each, and their max/min."""
+    found = [b for d in files for b in criterion.boundaries(d, ("kappa", "kappa_01"))
+             if math.isfinite(b.value)]
+    if not found:
+        return []
+    lines = ["### Where Eq. 8 holds, across the baths", "",
+             "The boundary (eps_traj = 1 %, eps_tau = 10 %) of every bath configuration, protocol "
+             "and N of the criterion files, in kappa (Eq. 7) and in kappa_01: its range over all of "
+             "them, and max/min (1 would mean the variable alone places the boundary).", "",
+             "| measure | level | curves | kappa: range | max/min | kappa_01: range | max/min |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for measure, level in criterion.LEVELS.items():
+        cells = []
+        count = 0
+        for variable in ("kappa", "kappa_01"):
+            values = np.array([b.value for b in found
+                               if (b.measure, b.variable) == (measure, variable)])
+            count = max(count, values.size)
+            cells += ([f"{_g(values.min(), 3)} - {_g(values.max(), 3)}",
+                       _g(values.max() / values.min(), 3)] if values.size else ["n/a", "n/a"])
+        lines.append(f"| {measure} | {level:g} | {count} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _sqrt_n(boundary: Sequence[fg.SweepData], speed_up: Sequence[fg.SweepData]) -> list[str]:
+    """The sqrt(N) of Eq. 7 (exponent of the boundary in kappa against N) and the speed-up at the
+    largest N, from the files that support those figures."""
+    lines = []
+    for data in boundary:
+        rows = [r for r in _boundary_rows(data) if r[0] == "collective"]
+        if not rows:
+            continue
+        parts = [f"{measure} = {level:g}: kappa {_g(lo, 3)} - {_g(hi, 3)} over N = {n_range}, "
+                 f"alpha = {_alpha(alpha)}" for _, measure, level, n_range, lo, hi, alpha
+                 in rows]
+        lines += [f"### Does the sqrt(N) of Eq. 7 hold? ({data.name})", "",
+                  "Collective protocol, boundary in kappa ~ N^alpha (alpha = 0 if Eq. 7's g sqrt(N) "
+                  "is right, +1/2 for a criterion in g alone, -1/2 for one in g N): " + "; ".join(parts) + ".", ""]
+    for data in speed_up:
+        curves = fg.speed_up_data(data)
+        parts = []
+        for kappa, c in curves.items():
+            k = int(np.argmax(c["n"]))
+            parts.append(f"kappa = {_g(kappa, 3)}: N = {int(c['n'][k])}, "
+                         f"{_g(float(c['mic'][k]), 3)} against {_g(float(c['eff'][k]), 3)} "
+                         f"({_g(100 * (float(c['mic'][k]) / float(c['eff'][k]) - 1), 2)} %)")
+        lines += [f"### The collective speed-up with explicit engines ({data.name})", "",
+                  "tau_1/tau_N microscopic against Eq. 8 at the largest N of each kappa: "
+                  + "; ".join(parts) + ".", ""]
+    return lines
+
+
+def _alpha(x: float) -> str:
+    """A fitted exponent: round-off zeros as 0, and what is missing where it cannot be fitted."""
+    if not math.isfinite(x):
+        return "not fitted (fewer than two N >= 2)"
+    return _g(0.0 if abs(x) < 5e-4 else x, 2)
+
+
 PARAGRAPHS: dict[str, Callable[[fg.SweepData], str]] = {
     "fig2ab": _fig2ab, "fig2cd": _fig2cd, "fig3": _fig3, "fig4": _fig4, "fig5": _fig5,
     "errors": _errors, "mic_vs_eff": _mic_vs_eff, "tau_ratio_mic_eff": _tau_ratio_mic_eff,
-    "criterion": _criterion,
+    "criterion": _criterion, "boundary": _boundary, "speed_up": _speed_up,
 }
+
+
+def _read(path: Path | str) -> fg.SweepData:
+    """One sweep file, or several joined by '+' read as one."""
+    return fg.combine(str(path).split("+"))
 
 
 def paragraphs(path: Path | str) -> dict[str, str]:
     """The measured paragraph of every figure a sweep file supports, by figure id."""
-    data = fg.load(path)
+    data = _read(path)
     return {fig_id: PARAGRAPHS[fig_id](data) for fig_id in fg.supported_figures(data)}
 
 
@@ -301,8 +426,8 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
     chosen: dict[str, list[fg.SweepData]] = {}
     loaded = []
     for path in files:
-        data = fg.load(path)
-        loaded.append(data)
+        data = _read(path)
+        loaded += [fg.load(part) for part in str(path).split("+")]
         for fig_id in fg.supported_figures(data):
             chosen.setdefault(fig_id, []).append(data)
     lines = [
@@ -319,20 +444,26 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
             heading = HEADINGS[fig_id]
             if len(chosen[fig_id]) > 1:
                 heading += f" ({data.name})"
-            written = fg.render(data.path, figures_dir, only=[fig_id])
+            written = fg.render(data, figures_dir, only=[fig_id])
             png = next(p for p in written if p.suffix == ".png")
             pdf = next((p for p in written if p.suffix == ".pdf"), None)
             rel = Path(os.path.relpath(png, out.parent)).as_posix()
             lines += [f"## {heading}", "", f"![{heading}]({rel})", "", PARAGRAPHS[fig_id](data)]
             if pdf is not None:
-                lines[-1] += f" ([PDF]({Path(os.path.relpath(pdf, out.parent)).as_posix()}), " \
-                             f"from `{data.path.name}`)"
+                link = f"([PDF]({Path(os.path.relpath(pdf, out.parent)).as_posix()}), " \
+                       f"from {', '.join(f'`{p.name}`' for p in data.files)})"
+                if "\n|" in lines[-1]:  # after a table: its own paragraph
+                    lines += ["", link[1:-1]]
+                else:
+                    lines[-1] += " " + link
             lines.append("")
     if not chosen:
         lines += ["No figure is supported by the given files.", ""]
     study = chosen.get("criterion", [])
     if study:
         lines += ["## Findings: which variable governs the error of Eq. 8", "", _findings(study), ""]
+        lines += _criterion_boundary(study)
+    lines += _sqrt_n(chosen.get("boundary", []), chosen.get("speed_up", []))
     lines += ["## Data", ""]
     lines += [f"* {_provenance(d)}" for d in loaded]
     lines += ["", f"Document written {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", ""]
@@ -347,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/results.md", help="Markdown file to write")
     parser.add_argument("--figures", default=None, help="figure directory (default: <out dir>/figures)")
     args = parser.parse_args(argv)
-    missing = [f for f in args.files if not Path(f).exists()]
+    missing = [part for f in args.files for part in f.split("+") if not Path(part).exists()]
     if missing:
         sys.stderr.write(f"microsim: error: no such file: {', '.join(missing)}\n")
         return 2
