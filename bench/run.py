@@ -1,6 +1,7 @@
 """Benchmarks of the microscopic solvers (not tests): wall time and peak memory on this machine.
 
-    python bench/run.py [--quick] [--only curve|steady|steady_env|grid [--n N ...]] [--out bench/results.json]
+    python bench/run.py [--quick] [--only curve|steady|steady_env|grid|cli [--n N ...]]
+                        [--out bench/results.json]
 
 Each case runs in its own subprocess (so peak memory is the case's own, from getrusage) with a
 time limit. Cases: (a) plain QuTiP mesolve on the full tensor space with default options,
@@ -14,7 +15,8 @@ symmetric solver at tight tolerance (rtol 1e-10) on the same grid (the effective
 itself at rtol 1e-11). The "grid" cases run the symmetric solver's charging curve over N x kappa
 (GRID_N x GRID_KAPPA) with its automatic choice of propagation, recorded with its work counts;
 up to N = 20 against a reference at rtol 1e-11 (atol 1e-14) by another propagation (Radau, or
-Chebyshev where Radau was the one measured).
+Chebyshev where Radau was the one measured). The "cli" case times ``microsim --help`` in a fresh
+interpreter (best of 7) and lists the heavy modules importing microsim.cli loads.
 """
 
 from __future__ import annotations
@@ -108,11 +110,29 @@ def _run(solver: str, n: int, what: str, limit: float, kappa: float = KAPPA) -> 
     return result
 
 
+def _cli() -> dict:
+    """Start-up of the command line: wall time of ``microsim --help`` (best of 7, each a fresh
+    interpreter) and the heavy modules that importing microsim.cli loads (none should be)."""
+    walls = []
+    for _ in range(7):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "microsim.cli", "--help"], check=True,
+                       capture_output=True)
+        walls.append(time.perf_counter() - start)
+    probe = ("import sys, microsim.cli; print(','.join(m for m in ('qutip', 'matplotlib', "
+             "'scipy', 'h5py') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    return {"solver": "cli", "N": 0, "what": "cli", "wall_time_s": min(walls),
+            "wall_time_median_s": sorted(walls)[3], "imports_heavy": loaded or "none",
+            "status": "ok"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="bench/results.json")
     parser.add_argument("--quick", action="store_true", help="small sizes only (minutes)")
-    parser.add_argument("--only", choices=("curve", "steady", "steady_env", "grid"),
+    parser.add_argument("--only", choices=("curve", "steady", "steady_env", "grid", "cli"),
                         help="run only the cases of this kind and merge them into --out")
     parser.add_argument("--n", type=int, nargs="+",
                         help="with --only: only these N (and --kappa only these kappa)")
@@ -137,6 +157,7 @@ def main() -> None:
     cases += [("symmetric", n, "grid", args.limit, k)
               for n in (GRID_N[:2] if args.quick else GRID_N) for k in GRID_KAPPA]
     cases += [("effective", n, "curve", 600.0, KAPPA) for n in (1000, 10_000, 100_000)]
+    cases += [("cli", 0, "cli", 60.0, KAPPA)]
     results = []
     if args.only:
         cases = [c for c in cases if c[2] == args.only and (not args.n or c[1] in args.n)
@@ -145,7 +166,7 @@ def main() -> None:
         results = [r for r in json.loads(Path(args.out).read_text())["results"]
                    if (r["solver"], r["N"], r["what"], r.get("kappa", KAPPA)) not in done]
     for solver, n, what, limit, kappa in cases:
-        r = _run(solver, n, what, limit, kappa)
+        r = _cli() if what == "cli" else _run(solver, n, what, limit, kappa)
         results.append(r)
         shown = {k: (float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in r.items()}
         print(json.dumps(shown), flush=True)

@@ -87,3 +87,24 @@ def test_method_effective_skips_the_microscopic_model(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["figures"]["E_ss_mic"] is None and out["figures"]["eps_traj"] is None
     assert out["figures"]["E_ss_eff"] == pytest.approx(1000 * cf.capacity(1000, -0.8), rel=1e-10)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"],
+    ["run", "--N", "2", "--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.1", "--method",
+     "symmetric", "--points", "21", "--json"],
+    ["run", "--N", "50", "--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.1", "--method",
+     "effective", "--points", "21", "--json"],
+])
+def test_the_command_line_loads_neither_qutip_nor_matplotlib(argv):
+    """QuTiP (which imports matplotlib.pyplot) is needed only by the full solver: --help and a
+    run with the symmetric or the effective solver load neither (the start-up time itself is
+    measured in make bench, not here)."""
+    probe = ("import sys, runpy; sys.argv = ['microsim'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('microsim.cli', run_name='__main__')\n"
+             "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+             "finally:\n    sys.stdout.flush()\n"
+             "    print('LOADED', [m for m in ('qutip', 'matplotlib') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "LOADED []", out[-300:]

@@ -7,12 +7,9 @@ negative-temperature master equation of the batteries alone (Eq. 8). Units: hbar
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("microsim")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+#: The one place the version is written (pyproject.toml reads it from here): no metadata lookup,
+#: which cost a third of the command line's start-up.
+__version__ = "0.1.0"
 
 from microsim.params import ModelParams
 

@@ -14,22 +14,18 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from microsim import __version__
-from microsim.comparison import (
-    FIGURES,
-    Comparison,
-    compare,
-    compare_until_charged,
-    default_time_grid,
-)
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 from microsim.resources import ResourceError
 from microsim.solvers import METHODS
-from microsim.solvers.linear import PROPAGATIONS, IntegrationError, SolverOptions
+from microsim.solvers.options import PROPAGATIONS, IntegrationError, SolverOptions
+
+if TYPE_CHECKING:
+    from microsim.comparison import Comparison
 
 __all__ = ["main"]
 
@@ -202,6 +198,8 @@ def _json_value(x: Any) -> Any:
 
 def comparison_json(c: Comparison) -> dict[str, Any]:
     """The JSON object of ``microsim run --json``."""
+    from microsim.comparison import FIGURES
+
     arrays = {
         "t": c.mic.t,
         "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
@@ -228,8 +226,8 @@ def comparison_table(c: Comparison) -> str:
     lines = [f"microsim {__version__}: {p.protocol} protocol, N = {p.n_batteries}, "
              f"M = {p.n_engines}, method = {c.method}"]
     lines.append("parameters:")
-    for k, v in p.as_dict().items():
-        lines.append(f"  {k:<14} {v}")
+    for k, v in p.as_dict().items():  # 10 digits: 0.4, not the 0.39999999999999997 of a sum
+        lines.append(f"  {k:<14} {v:.10g}" if isinstance(v, float) else f"  {k:<14} {v}")
     lines.append("derived:")
     for k, v in p.derived().items():
         lines.append(f"  {k:<14} {v:.6g}")
@@ -254,6 +252,8 @@ def comparison_table(c: Comparison) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from microsim.comparison import compare, compare_until_charged, default_time_grid
+
     try:
         p = params_from_args(args)
         options = SolverOptions(rtol=args.rtol, atol=args.atol, propagation=args.propagation)
@@ -301,7 +301,7 @@ def _override_parallel(config: Any, args: argparse.Namespace) -> Any:
 def _sweep(args: argparse.Namespace) -> int:
     from microsim.config import ConfigError, load_config
     from microsim.storage import StorageError, SweepStore
-    from microsim.sweep import Progress, consume, execute_resilient, tasks
+    from microsim.sweep import Progress, consume, execute_resilient, point_label, tasks
 
     try:
         config = load_config(args.config)
@@ -316,7 +316,8 @@ def _sweep(args: argparse.Namespace) -> int:
         pending = [t for t in todo if stored.get(t.key) not in skip]
         print(f"{config.name}: {len(todo)} points, {len(todo) - len(pending)} already stored, "
               f"{len(pending)} to compute -> {store.path}", flush=True)
-        progress = Progress(len(pending), label=config.name)
+        progress = Progress(len(pending), label=config.name,
+                            names={t.key: point_label(t.values, config.axes) for t in pending})
         try:
             for result in consume(execute_resilient(pending, config.parallel), progress):
                 store.add([result])

@@ -27,7 +27,7 @@ from microsim.refinement import (
     refine_crossing,
     refine_maximum,
 )
-from microsim.solvers import SOLVERS, effective, resolve_method
+from microsim.solvers import effective, resolve_method, solver
 from microsim.solvers.linear import SolverOptions, single_threaded_blas
 from microsim.solvers.result import SteadyState, Trajectory
 from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynamics_effective
@@ -246,11 +246,11 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
         mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
         eps_traj = d_max = tau_mic = math.nan
     else:
-        solver = SOLVERS[method]
-        mic_ss = solver.steady_state(q)
+        solver_module = solver(method)
+        mic_ss = solver_module.steady_state(q)
         objectives = _objectives(q, n)
         scan = _Scan(objectives, eff_states, energy, mic_ss.energy, epsilon)
-        mic, mic_prop = solver.trajectory(q, grid, options, keep, scan)
+        mic, mic_prop = solver_module.trajectory(q, grid, options, keep, scan)
         props = (mic_prop, eff_prop)
         eps_traj = refine_maximum(objectives["eps_traj"], props, scan.peaks["eps_traj"], grid)
         d_max = refine_maximum(objectives["D_max"], props, scan.peaks["D_max"], grid)

@@ -20,7 +20,7 @@ import yaml
 from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 from microsim.resources import available_memory
 from microsim.solvers import METHODS, memory_estimate
-from microsim.solvers.linear import PROPAGATIONS, STIFF_METHODS
+from microsim.solvers.options import PROPAGATIONS, STIFF_METHODS
 
 __all__ = [
     "BACKENDS",

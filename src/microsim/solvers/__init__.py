@@ -8,18 +8,27 @@
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 
 from microsim.params import ModelParams
-from microsim.solvers import effective, full, symmetric
 
-__all__ = ["METHODS", "SOLVERS", "memory_estimate", "resolve_method"]
+__all__ = ["METHODS", "SOLVER_NAMES", "memory_estimate", "resolve_method", "solver"]
 
-SOLVERS: dict[str, ModuleType] = {"full": full, "symmetric": symmetric, "effective": effective}
+#: The solver modules, imported on first use: 'full' needs QuTiP (which imports matplotlib), and
+#: the command line and the symmetric and effective solvers do without it.
+SOLVER_NAMES: tuple[str, ...] = ("full", "symmetric", "effective")
 
 #: Methods a user can ask for: a microscopic solver, 'auto', or 'effective' (Eq. 8 alone, for
 #: N beyond any microscopic solver; the microscopic columns are then NaN).
 METHODS: tuple[str, ...] = ("auto", "full", "symmetric", "effective")
+
+
+def solver(name: str) -> ModuleType:
+    """The solver module ``name`` (one of SOLVER_NAMES), imported on first use."""
+    if name not in SOLVER_NAMES:
+        raise ValueError(f"solver must be one of {', '.join(SOLVER_NAMES)}, got {name!r}")
+    return importlib.import_module(f"microsim.solvers.{name}")
 
 
 def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
@@ -27,12 +36,12 @@ def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
     from microsim.resources import full_solver_bytes, full_steady_state_bytes
 
     q = p.pair() if p.protocol == "individual" else p
-    need = {"effective": effective.effective_solver_bytes(q, points)}
+    need = {"effective": solver("effective").effective_solver_bytes(q, points)}
     resolved = resolve_method(method, p)
     if resolved == "full":
         need["full"] = max(full_solver_bytes(q, points), full_steady_state_bytes(q))
     elif resolved == "symmetric":
-        need["symmetric"] = symmetric.symmetric_solver_bytes(q)
+        need["symmetric"] = solver("symmetric").symmetric_solver_bytes(q)
     return need
 
 
