@@ -83,6 +83,27 @@ def test_written_file_reads_back_with_schema(tmp_path, capsys):
         np.testing.assert_allclose(summary["kappa"][()], np.geomspace(0.01, 0.2, 3), rtol=1e-12)
 
 
+def test_progress_lines_name_each_point_by_its_swept_values(tmp_path, capsys):
+    """Not by its hash key: 'N=1 kappa=0.01 ...', four significant digits."""
+    out = tmp_path / "r.h5"
+    assert _sweep(_config(tmp_path), out) == 0
+    lines = [x for x in capsys.readouterr().err.splitlines() if "] " in x]
+    assert len(lines) == 3
+    for line, kappa in zip(lines, np.geomspace(0.01, 0.2, 3), strict=True):
+        assert f"] kappa={kappa:.4g} ok in " in line, line
+    with h5py.File(out, "r") as f:
+        assert not any(key in " ".join(lines) for key in f["points"])
+
+
+def test_run_prints_parameters_rounded(capsys):
+    """beta_h = (beta_e w0 + beta_c w_c)/w_h = 0.4 is printed as 0.4, not 0.39999999999999997."""
+    assert main(["run", "--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.1",
+                 "--method", "effective", "--points", "21"]) == 0
+    text = capsys.readouterr().out
+    assert "  beta_h         0.4\n" in text
+    assert "0.39999999" not in text
+
+
 def test_inspect_prints_sorted_table_and_exports(tmp_path, capsys):
     out = tmp_path / "r.h5"
     _sweep(_config(tmp_path), out)

@@ -60,6 +60,7 @@ __all__ = [
     "guard_violations",
     "missing_taus",
     "point_key",
+    "point_label",
     "reach_flags",
     "run_point",
     "tasks",
@@ -351,10 +352,33 @@ def execute_resilient(todo: list[PointTask], parallel: ParallelSpec) -> Iterator
                                      f"point, twice ({type(exc).__name__})")
 
 
-class Progress:
-    """Points done/total, elapsed time and ETA: a tqdm bar on a terminal, log lines otherwise."""
+#: How the progress lines name a swept parameter (others by their own name).
+SHORT_NAMES = {"n_batteries": "N", "n_engines": "M"}
 
-    def __init__(self, total: int, stream: TextIO | None = None, label: str = "sweep") -> None:
+
+def point_label(values: dict[str, Any], axes: Iterable[str]) -> str:
+    """A point named by its swept values, e.g. 'N=12 kappa=0.215 collective' (4 digits)."""
+    parts = []
+    for name in axes:
+        value = values.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, float | np.floating):
+            parts.append(f"{SHORT_NAMES.get(name, name)}={float(value):.4g}")
+        else:
+            parts.append(f"{SHORT_NAMES.get(name, name)}={value}")
+    return " ".join(parts)
+
+
+class Progress:
+    """Points done/total, elapsed time and ETA: a tqdm bar on a terminal, log lines otherwise.
+
+    ``names`` maps a point's key to how the lines name it (point_label); a point missing there
+    is named by its key."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, label: str = "sweep",
+                 names: dict[str, str] | None = None) -> None:
+        self.names = names or {}
         self.total, self.done, self.failed = total, 0, 0
         self.warned = 0
         self.flagged: Counter[str] = Counter()
@@ -383,7 +407,8 @@ class Progress:
         warning = f"; WARNING: {result.warning}" if result.status == "complete" and result.warning \
             else ""
         self.stream.write(
-            f"{self.label}: [{self.done}/{self.total}] point {result.key} {status} in "
+            f"{self.label}: [{self.done}/{self.total}] "
+            f"{self.names.get(result.key, 'point ' + result.key)} {status} in "
             f"{result.wall_time:.1f} s; elapsed {elapsed:.0f} s, ETA {eta:.0f} s{warning}\n"
         )
         self.stream.flush()
