@@ -364,7 +364,8 @@ def _sqrt_n(boundary: Sequence[fg.SweepData], speed_up: Sequence[fg.SweepData]) 
                  in rows]
         lines += [f"### Does the sqrt(N) of Eq. 7 hold? ({data.name})", "",
                   "Collective protocol, boundary in kappa ~ N^alpha (alpha = 0 if Eq. 7's g sqrt(N) "
-                  "is right, +1/2 for a criterion in g alone, -1/2 for one in g N): " + "; ".join(parts) + ".", ""]
+                  "is right, +1/2 for a criterion in g alone, -1/2 for one in g N): "
+                  + "; ".join(parts) + ".", ""]
     for data in speed_up:
         curves = fg.speed_up_data(data)
         parts = []
