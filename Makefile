@@ -7,8 +7,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/validity.yaml
 
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
-VALIDITY := runs/validity.h5 runs/validity_n40.h5 runs/validity_large.h5
-STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5
+STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5 runs/criterion_n40.h5
 
 .PHONY: sweep test test-slow lint regression-update figures study results bench clean
 
@@ -36,15 +35,18 @@ figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 
 	$(VENV)/bin/microsim sweep configs/validity.yaml
 	$(VENV)/bin/microsim sweep configs/validity_n40.yaml
 	$(VENV)/bin/microsim sweep configs/validity_large.yaml
-	for f in $(PAPER) $(VALIDITY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+	for f in $(PAPER) runs/validity_large.h5; do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+	$(VENV)/bin/microsim plot runs/validity.h5 runs/validity_n40.h5 --out runs/figures
 
-study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and temperatures, N <= 12)
+study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and temperatures; N = 24, 40)
 	$(VENV)/bin/microsim sweep configs/criterion_baths.yaml
 	$(VENV)/bin/microsim sweep configs/criterion_temperatures.yaml
+	$(VENV)/bin/microsim sweep configs/criterion_n40.yaml
 	for f in $(STUDY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 
 results: figures study  ## docs/results.md with the figures and the numbers measured from them
-	$(PY) -m microsim.results $(PAPER) $(VALIDITY) $(STUDY) --out docs/results.md
+	$(PY) -m microsim.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
+		$(STUDY) --out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 2 hours; the N x kappa grid alone 46 min)
 	$(PY) bench/run.py --out bench/results.json
