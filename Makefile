@@ -14,7 +14,7 @@ STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5 runs/criterion_n
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,plot,distributed]"
+	$(PY) -m pip install --quiet -e ".[dev,plot,distributed,data]"
 	touch $(STAMP)
 
 sweep: $(STAMP)  ## run a sweep config (default: the validity sweep) into runs/

@@ -309,7 +309,7 @@ def test_combined_files_give_the_speed_up_at_fixed_kappa(files, tmp_path):
              for k in ("n_batteries", "kappa", "tau_mic", "tau_eff", "key")}
     for row in data.rows():
         source = files["kappa"] if row < 4 else tmp_path / "more.h5"
-        np.testing.assert_array_equal(data.series(int(row), "energy_mic"),
+        np.testing.assert_array_equal(data.array(int(row), "energy_mic"),
                                       _series(source, str(table["key"][row]), "energy_mic"))
     assert "speed_up" in figures.supported_figures(data)
     lines = _lines(figures.fig_speed_up(data))

@@ -136,6 +136,8 @@ def _add_inspect(sub: Any) -> None:
     fmt = inspect.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="print the summary as CSV")
     fmt.add_argument("--json", action="store_true", help="print provenance and summary as JSON")
+    fmt.add_argument("--netcdf", metavar="OUT", help="write the summary as a NetCDF file over the "
+                     "swept axes (microsim.open_sweep(...).to_xarray(); needs the data extra)")
 
 
 def _add_plot(sub: Any) -> None:
@@ -347,12 +349,30 @@ def _inspect(args: argparse.Namespace) -> int:
         attrs, columns = read_summary(args.file)
     except StorageError as exc:
         _fail(str(exc))
+    if args.netcdf:
+        return _netcdf(args.file, args.netcdf)
     if args.csv:
         sys.stdout.write(summary_csv(attrs, columns))
     elif args.json:
         sys.stdout.write(summary_json(attrs, columns) + "\n")
     else:
         sys.stdout.write(summary_text(attrs, columns) + "\n")
+    return 0
+
+
+def _netcdf(path: str, out: str) -> int:
+    """The summary of ``path`` as NetCDF (h5netcdf engine), written whole or not at all."""
+    from microsim.dataset import DataDependencyError, open_sweep
+
+    target = Path(out)
+    partial = target.with_name(target.name + ".part")
+    try:
+        open_sweep(path).to_xarray().to_netcdf(partial, engine="h5netcdf")
+    except (DataDependencyError, ValueError) as exc:
+        partial.unlink(missing_ok=True)
+        _fail(str(exc))
+    partial.replace(target)
+    print(target)
     return 0
 
 

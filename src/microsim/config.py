@@ -256,6 +256,26 @@ def point_values(model: Mapping[str, Any], axes: Mapping[str, tuple[Any, ...]],
             for row in itertools.product(*factors)]
 
 
+def sweep_dimensions(config: SweepConfig) -> list[tuple[str, dict[str, tuple[Any, ...]]]]:
+    """The factors of point_values as (dimension, {axis: values}), in product order, so that
+    point i sits at numpy.unravel_index(i, sizes): one per axis of the product; one named
+    'a_b' for the axes 'a', 'b' read in step ('together'); one named 'point' with mode zip."""
+    axes = config.axes
+    if not axes:
+        return []
+    if config.mode == "zip":
+        return [("point", dict(axes))]
+    together = list(config.together)
+    out = []
+    for name in axes:
+        if name in together:
+            if name == together[0]:
+                out.append(("_".join(together), {k: axes[k] for k in together}))
+            continue
+        out.append((name, {name: axes[name]}))
+    return out
+
+
 def _validate_points(check: _Checker, model: dict[str, Any], axes: dict[str, tuple[Any, ...]],
                      mode: str, effective: bool, solver: SolverSpec, time: TimeSpec,
                      together: Sequence[str] = ()) -> None:

@@ -27,10 +27,8 @@ Data lines carry a ``gid`` naming the /summary column or the point dataset they 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +37,8 @@ from numpy.typing import NDArray
 
 from microsim import closed_forms as cf
 from microsim import criterion
-from microsim.storage import read_point, read_summary
+from microsim.dataset import SweepData, combine, load
+from microsim.dataset import as_data as _as_data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -130,146 +129,6 @@ def _new_figure(ncols: int, nrows: int = 1, width: float = 5.0, height: float = 
     canvas_cls(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, list(axes.ravel())
-
-
-# ---------------------------------------------------------------------------------- reading
-#: Column of a combined summary (combine) naming each row's file.
-SOURCE = "_source"
-
-
-@dataclass
-class SweepData:
-    """A sweep file as the figures read it: provenance, summary columns, series on demand."""
-
-    path: Path
-    attrs: dict[str, str]
-    summary: dict[str, np.ndarray]
-    _series: dict[str, dict[str, FloatArray]] = field(default_factory=dict, repr=False)
-    _point_attrs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-
-    @property
-    def name(self) -> str:
-        """Sweep name (root attribute ``name``, else the file stem)."""
-        return self.attrs.get("name") or self.path.stem
-
-    @property
-    def swept(self) -> tuple[str, ...]:
-        """Names of the swept parameters, in config order."""
-        try:
-            return tuple(json.loads(self.attrs.get("swept", "[]")))
-        except json.JSONDecodeError:
-            return ()
-
-    def column(self, name: str) -> np.ndarray:
-        """A /summary column (NaN-filled floats if the file lacks it)."""
-        if name in self.summary:
-            return self.summary[name]
-        return np.full(len(self.summary.get("key", ())), np.nan)
-
-    def rows(self, sort_by: str | Sequence[str] | None = None, **equal: Any) -> NDArray[np.intp]:
-        """Indices of the complete rows whose columns equal ``equal``, sorted by ``sort_by``."""
-        if not self.summary:
-            return np.array([], dtype=np.intp)
-        mask = self.column("status") == "complete"
-        for name, value in equal.items():
-            mask &= self.column(name) == value
-        idx = np.flatnonzero(mask)
-        if sort_by is not None:
-            keys = [sort_by] if isinstance(sort_by, str) else list(sort_by)
-            order = np.lexsort([self.column(k)[idx] for k in reversed(keys)])
-            idx = idx[order]
-        return idx
-
-    def has_microscopic(self) -> bool:
-        """Whether any complete row carries microscopic results (method other than 'effective')."""
-        rows = self.rows()
-        return bool(rows.size) and bool(np.isfinite(self.column("E_ss_mic")[rows].astype(float)).any())
-
-    @property
-    def files(self) -> tuple[Path, ...]:
-        """The files the rows come from (one, or several for combine), in order."""
-        if SOURCE not in self.summary:
-            return (self.path,)
-        return tuple(Path(p) for p in dict.fromkeys(str(x) for x in self.summary[SOURCE]))
-
-    def source(self, row: int) -> Path:
-        """The file that holds the point of summary row ``row`` (combine: one of several)."""
-        return Path(str(self.summary[SOURCE][row])) if SOURCE in self.summary else self.path
-
-    def series(self, row: int, name: str) -> FloatArray:
-        """Time series ``name`` of the point in summary row ``row``."""
-        key = str(self.column("key")[row])
-        cache = self._series.setdefault(key, {})
-        if name not in cache:
-            attrs, arrays = read_point(self.source(row), key, [name])
-            if name not in arrays:
-                raise KeyError(f"{self.path}: point {key} has no dataset {name!r}")
-            cache[name] = arrays[name]
-            self._point_attrs[key] = attrs
-        return cache[name]
-
-    def point_attr(self, row: int, name: str) -> Any:
-        """Attribute ``name`` of the point in summary row ``row`` (e.g. ``epsilon``)."""
-        key = str(self.column("key")[row])
-        if key not in self._point_attrs:
-            self._point_attrs[key], _ = read_point(self.source(row), key, [])
-        return self._point_attrs[key][name]
-
-    def steady(self, row: int, quantity: str) -> float:
-        """Effective steady-state ``sigma`` or ``ergotropy`` of a row.
-
-        A /summary column ``<quantity>_ss_eff`` (the steady state solved directly) is used when the
-        file has one; otherwise the last sample of the time series, which equals the steady state
-        once the grid covers the charging (configs/paper/vs_n.yaml, t_end = 3 tau_eff: sigma within
-        2e-9 and ergotropy/energy within 4e-9 of Eq. 13, 16 for N = 1..2000).
-        """
-        column = f"{quantity}_ss_eff"
-        if column in self.summary:
-            return float(self.summary[column][row])
-        return float(self.series(row, f"{quantity}_eff")[-1])
-
-
-def load(path: Path | str) -> SweepData:
-    """Read the provenance and /summary of a sweep file (``microsim.storage.read_summary``)."""
-    attrs, summary = read_summary(path)
-    return SweepData(Path(path), attrs, summary)
-
-
-def combine(sources: Sequence[SweepData | Path | str]) -> SweepData:
-    """Several sweep files read as one: their /summary rows one after the other, named
-    'a+b+...'; each row reads its series from its own file (column SOURCE). One file: itself.
-
-    For figures across files, e.g. the validity sweep at N <= 12 with its N = 16-40 continuation;
-    a column missing from a file is NaN (or empty text) in its rows. The swept axes are the union.
-    """
-    datas = [_as_data(s) for s in sources]
-    if len(datas) == 1:
-        return datas[0]
-    names = sorted({c for d in datas for c in d.summary})
-    summary: dict[str, np.ndarray] = {}
-    for name in names:
-        parts = []
-        for d in datas:
-            size = len(d.summary.get("key", ()))
-            if name in d.summary:
-                parts.append(np.asarray(d.summary[name]))
-            else:
-                text = any(np.asarray(o.summary[name]).dtype.kind in "US" for o in datas
-                           if name in o.summary)
-                parts.append(np.full(size, "" if text else np.nan, dtype=object if text else float))
-        summary[name] = np.concatenate(parts)
-    summary[SOURCE] = np.concatenate([np.full(len(d.summary.get("key", ())), str(d.path))
-                                      for d in datas])
-    swept: list[str] = []
-    for d in datas:
-        swept += [a for a in d.swept if a not in swept]
-    attrs = dict(datas[0].attrs)
-    attrs.update(name="+".join(d.name for d in datas), swept=json.dumps(swept))
-    return SweepData(datas[0].path, attrs, summary)
-
-
-def _as_data(source: SweepData | Path | str) -> SweepData:
-    return source if isinstance(source, SweepData) else load(source)
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -383,16 +242,16 @@ def fig2ab_charging(source: SweepData | Path | str) -> Figure:
         r = int(r)
         key = str(data.column("key")[r])
         n, w0 = int(data.column("n_batteries")[r]), float(data.column("w0")[r])
-        t = data.series(r, "t") * w0
+        t = data.array(r, "t") * w0
         label = _row_label(data, r)
-        _plot(ax_e, t, data.series(r, "energy_eff") / (n * w0), f"energy_eff@{key}", color=color,
+        _plot(ax_e, t, data.array(r, "energy_eff") / (n * w0), f"energy_eff@{key}", color=color,
               label=f"{label} (Eq. 8)")
-        _plot(ax_s, t, data.series(r, "sigma_eff") / w0, f"sigma_eff@{key}", color=color,
+        _plot(ax_s, t, data.array(r, "sigma_eff") / w0, f"sigma_eff@{key}", color=color,
               label=f"{label} (Eq. 8)")
         if np.isfinite(data.column("E_ss_mic")[r]):
-            _plot(ax_e, t, data.series(r, "energy_mic") / (n * w0), f"energy_mic@{key}",
+            _plot(ax_e, t, data.array(r, "energy_mic") / (n * w0), f"energy_mic@{key}",
                   color=color, ls="--", label=f"{label} (microscopic)")
-            _plot(ax_s, t, data.series(r, "sigma_mic") / w0, f"sigma_mic@{key}", color=color,
+            _plot(ax_s, t, data.array(r, "sigma_mic") / w0, f"sigma_mic@{key}", color=color,
                   ls="--", label=f"{label} (microscopic)")
         x = float(data.column("beta_e_w0")[r])
         if x < 0:
@@ -820,9 +679,9 @@ def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
         r = int(r)
         key = str(data.column("key")[r])
         w0 = float(data.column("w0")[r])
-        t = data.series(r, "t") * w0
-        mic = data.series(r, "energy_mic") / (n * w0)
-        eff = data.series(r, "energy_eff") / (n * w0)
+        t = data.array(r, "t") * w0
+        mic = data.array(r, "energy_mic") / (n * w0)
+        eff = data.array(r, "energy_eff") / (n * w0)
         label = rf"$\kappa = {_fmt(float(data.column('kappa')[r]))}$"
         _plot(ax, t, mic, f"energy_mic@{key}", color=color, label=f"{label}, microscopic")
         _plot(ax, t, eff, f"energy_eff@{key}", color=color, ls="--", label=f"{label}, Eq. 8")

@@ -75,15 +75,15 @@ def _fig2ab(data: fg.SweepData) -> str:
         protocol = str(data.column("protocol")[r])
         w0 = float(data.column("w0")[r])
         x = float(data.column("beta_e_w0")[r])
-        e_end = float(data.series(r, "energy_eff")[-1]) / (n * w0)
+        e_end = float(data.array(r, "energy_eff")[-1]) / (n * w0)
         e_ss = cf.capacity(n, x) if protocol == "collective" else cf.capacity(1, x)
         tau = float(data.column("tau_eff")[r])
         taus[protocol] = tau
-        t_end = float(data.series(r, "t")[-1])
+        t_end = float(data.array(r, "t")[-1])
         out.append(f"{protocol.capitalize()}: tau = {_g(tau)}/w0, average power P = "
                    f"{_g(float(data.column('power_eff')[r]))} w0^2, energy at t = {_g(t_end)}/w0 "
                    f"{_g(e_end, 6)} vs Eq. 14 {_g(e_ss, 6)}, sigma there "
-                   f"{_g(float(data.series(r, 'sigma_eff')[-1]) / w0)}.")
+                   f"{_g(float(data.array(r, 'sigma_eff')[-1]) / w0)}.")
     if {"collective", "individual"} <= set(taus):
         out.append(f"Collective charging is {_g(taus['individual'] / taus['collective'], 3)} times "
                    "faster to within epsilon of its (larger) capacity.")
