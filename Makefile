@@ -27,7 +27,7 @@ test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ..
 	$(PY) -m pytest -q -m "slow or not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests examples bench
 
 figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 13 min)
 	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
