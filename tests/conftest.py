@@ -49,3 +49,31 @@ def assert_same_summary(path: Path, reference: Path) -> None:
     assert list(got["status"]) == ["complete"] * len(want["key"])
     for name in SUMMARY_FIGURES:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def text_problems(fig) -> list[str]:
+    """What a reader would stumble on: drawn text beyond the canvas (the figure's tight bounding
+    box leaves it), and overlapping annotations or tick labels within one axis."""
+    from matplotlib.text import Annotation
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    box = fig.get_tightbbox(renderer).transformed(fig.dpi_scale_trans)  # in pixels
+    if box.x0 < -1 or box.y0 < -1 or box.x1 > fig.bbox.width + 1 or box.y1 > fig.bbox.height + 1:
+        problems.append(f"text leaves the canvas: {box.bounds} vs {fig.bbox.bounds}")
+    for ax in fig.axes:
+        notes = [t for t in ax.texts if isinstance(t, Annotation) and t.get_visible()]
+        groups = [notes]
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            groups.append([t.label1 for t in axis.get_major_ticks()
+                           if t.label1.get_visible() and t.label1.get_text()
+                           and lo - 1e-12 * abs(hi) <= t.get_loc() <= hi + 1e-12 * abs(hi)])
+        for texts in groups:
+            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+            for i, (a, ba) in enumerate(boxes):
+                for b, bb in boxes[i + 1:]:
+                    if ba.overlaps(bb):
+                        problems.append(f"{a!r} overlaps {b!r}")
+    return problems

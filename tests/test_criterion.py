@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import text_problems
 from microsim import criterion
 from microsim.cli import main
 from microsim.figures import load
@@ -102,6 +103,7 @@ def test_criterion_figure_plots_the_file(tmp_path):
             assert str(line.get_gid()).split(":")[1] == variable
             for x, y in zip(*line.get_data(), strict=True):
                 assert (round(float(x), 12), round(float(y), 12)) in pairs
+    assert not text_problems(fig)
     assert main(["plot", str(out), "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig" / "c_criterion.png").exists()
 

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import text_problems
 from microsim import figures
 from microsim.cli import main
 
@@ -141,6 +142,30 @@ def test_render_writes_every_supported_figure_nonblank(files, tmp_path, name):
             pixels = imread(path)
             assert pixels.ndim == 3 and pixels.shape[0] > 300 and pixels.shape[1] > 300
             assert pixels[..., :3].var() > 1e-3  # not a blank canvas
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_no_text_leaves_the_canvas_or_overlaps(files, name):
+    for fig_id in SUPPORTED[name]:
+        fig = figures.FIGURES[fig_id][1](files[name])
+        assert not text_problems(fig), (fig_id, text_problems(fig))
+
+
+def test_the_text_check_can_fail():
+    """The check above on a figure made to fail it: a title far wider than the canvas and two
+    annotations on the same spot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    fig.suptitle("a title much wider than a three-inch figure can ever hold, on one line")
+    ax.annotate("here", (0.5, 0.5))
+    ax.annotate("there", (0.5, 0.5))
+    problems = text_problems(fig)
+    assert any("leaves the canvas" in p for p in problems)
+    assert any("'here' overlaps 'there'" in p for p in problems)
 
 
 def test_render_only_and_unsupported(files, tmp_path):
@@ -278,7 +303,9 @@ def test_boundary_figure_is_the_crossing_of_the_files_errors(files):
     above 1 % already at the smallest kappa of the file, so it has no line."""
     path = files["kappa"]
     table = _table(path)
-    lines = _lines(figures.fig_boundary(path))
+    fig = figures.fig_boundary(path)
+    assert not text_problems(fig)
+    lines = _lines(fig)
     assert not any(":eps_traj:" in gid for gid in lines)
     x, y = _xy(next(line for gid, line in lines.items()
                     if gid.startswith("boundary:kappa:eps_tau:collective")))
@@ -312,7 +339,9 @@ def test_combined_files_give_the_speed_up_at_fixed_kappa(files, tmp_path):
         np.testing.assert_array_equal(data.array(int(row), "energy_mic"),
                                       _series(source, str(table["key"][row]), "energy_mic"))
     assert "speed_up" in figures.supported_figures(data)
-    lines = _lines(figures.fig_speed_up(data))
+    fig = figures.fig_speed_up(data)
+    assert not text_problems(fig)
+    lines = _lines(fig)
     for kappa in (0.05, 0.1):
         rows = np.flatnonzero(np.isclose(table["kappa"], kappa, rtol=1e-12))
         rows = rows[np.argsort(table["n_batteries"][rows])]
@@ -336,8 +365,10 @@ def test_mic_vs_eff_curves_and_their_difference_is_eps_traj(files):
     for r in rows:
         key = table["key"][r]
         t = _series(path, key, "t")
-        mic, eff = (_series(path, key, f"energy_{k}") / 2.0 for k in ("mic", "eff"))
-        np.testing.assert_array_equal(_xy(lines[f"energy_mic@{key}"])[0], t)
+        mic, eff = (_series(path, key, f"energy_{k}")[t > 0] / 2.0 for k in ("mic", "eff"))
+        # time in units of tau_eff on a log axis, t = 0 left out
+        np.testing.assert_allclose(_xy(lines[f"energy_mic@{key}"])[0],
+                                   t[t > 0] / table["tau_eff"][r], rtol=1e-15)
         np.testing.assert_array_equal(_xy(lines[f"energy_mic@{key}"])[1], mic)
         np.testing.assert_array_equal(_xy(lines[f"energy_eff@{key}"])[1], eff)
         diff = _xy(lines[f"energy_mic-energy_eff@{key}"])[1]

@@ -558,43 +558,59 @@ def fig_criterion(source: SweepData | Path | str, measure: str = "eps_traj") -> 
 
 
 def fig_boundary(source: SweepData | Path | str) -> Figure:
-    """The validity boundary against N: the kappa (Eq. 7) and kappa_01 at which eps_traj reaches
-    1 % and eps_tau 10 % (criterion.LEVELS, criterion.crossing), per protocol (and bath
-    configuration, if several), on log-log axes with the fitted exponent of N (N >= 2) in the
-    legend. If Eq. 7's sqrt(N) is right, the boundary in kappa is flat."""
+    """The validity boundary against N: the kappa (Eq. 7, left) and kappa_01 (right) at which
+    eps_traj reaches 1 % (top) and eps_tau 10 % (bottom) (criterion.LEVELS, criterion.crossing),
+    on log-log axes; collective solid, individual dashed; one colour per bath configuration if
+    the file has several, with the fitted exponent of N (N >= 2) in each panel's legend if it
+    has one. If Eq. 7's sqrt(N) is right, the boundary in kappa is flat."""
     data = _as_data(source)
     variables = ("kappa", "kappa_01")
+    measures = [m for m in criterion.LEVELS]
     found = [b for b in criterion.boundaries(data, variables) if math.isfinite(b.value)]
     baths = _unique(np.array([b.bath for b in found], dtype=object))
-    fig, axes = _new_figure(len(variables), width=4.6, height=3.8)
+    several = len(baths) > 1
+    colors = _colors(len(baths))
+    fig, axes = _new_figure(len(variables), len(measures), width=4.6, height=3.2)
     legend: dict[str, Any] = {}
-    groups = sorted({(b.protocol, b.measure, b.bath) for b in found},
-                    key=lambda g: (g[0], list(criterion.LEVELS).index(g[1]), baths.index(g[2])))
-    colors = _colors(len(baths)) if len(baths) > 1 else None
-    for ax, variable in zip(axes, variables, strict=True):
-        for protocol, measure, bath in groups:
-            mine = sorted((b for b in found if (b.protocol, b.measure, b.bath, b.variable)
-                           == (protocol, measure, bath, variable)), key=lambda b: b.n_batteries)
-            if not mine:
-                continue
-            n = np.array([b.n_batteries for b in mine], dtype=float)
-            value = np.array([b.value for b in mine])
-            alpha = criterion.exponent(n[n >= 2], value[n >= 2])
-            color = colors[baths.index(bath)] if colors else COLORS[protocol]
-            label = f"{measure} = {_fmt(mine[0].level)}, {protocol}" + (
-                f", {bath}" if colors else "")
-            _plot(ax, n, value, f"boundary:{variable}:{measure}:{protocol}:{bath}", color=color,
-                  marker=MARKERS[protocol], ls="-" if measure == "eps_traj" else "--",
-                  mfc=color if protocol == "collective" else "none",
-                  label=label + (rf" ($\alpha = {alpha:.2f}$)" if math.isfinite(alpha) else ""))
-            legend.setdefault(f"{variable}:{label}", ax.lines[-1])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(LABELS["N"])
-        ax.set_ylabel(f"{CRITERION_LABELS[variable]} at the boundary")
-        ax.legend(fontsize="x-small", loc="best")
+    for r, measure in enumerate(measures):
+        for c, variable in enumerate(variables):
+            ax = axes[r * len(variables) + c]
+            for protocol in ("collective", "individual"):
+                for bath in baths:
+                    mine = sorted((b for b in found if (b.protocol, b.measure, b.bath, b.variable)
+                                   == (protocol, measure, bath, variable)),
+                                  key=lambda b: b.n_batteries)
+                    if not mine:
+                        continue
+                    n = np.array([b.n_batteries for b in mine], dtype=float)
+                    value = np.array([b.value for b in mine])
+                    color = colors[baths.index(bath)] if several else COLORS[protocol]
+                    alpha = criterion.exponent(n[n >= 2], value[n >= 2])
+                    label = protocol if several or not math.isfinite(alpha) else \
+                        rf"{protocol} ($\alpha = {0.0 if abs(alpha) < 5e-4 else alpha:.2f}$)"
+                    _plot(ax, n, value, f"boundary:{variable}:{measure}:{protocol}:{bath}",
+                          color=color, marker=MARKERS[protocol], ms=4,
+                          ls="-" if protocol == "collective" else "--",
+                          mfc=color if protocol == "collective" else "none", label=label)
+                    if several:
+                        legend.setdefault(bath, ax.lines[-1])
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(LABELS["N"])
+            ax.set_ylabel(CRITERION_LABELS[variable])
+            ax.set_title(f"{measure} = {_fmt(criterion.LEVELS[measure])}", fontsize="small")
+            if ax.lines and not several:
+                ax.legend(fontsize="x-small")
+    if several:
+        handles = [ax.plot([], [], color="0.3", marker=MARKERS[p], mfc="0.3" if p == "collective"
+                           else "none", ls="-" if p == "collective" else "--", label=p,
+                           gid=f"key:{p}")[0] for p in ("collective", "individual")]
+        handles += [ax.plot([], [], color=colors[i], label=bath, gid=f"key:{bath}")[0]
+                    for i, bath in enumerate(baths)]
+        fig.legend(handles, [h.get_label() for h in handles], loc="outside right center",
+                   fontsize="x-small")
     fig.suptitle(_title(data, data.rows(), r"Validity boundary of Eq. 8 against $N$ "
-                        r"(fit $\propto N^\alpha$, $N \geq 2$)"))
+                        r"($\alpha$: fit $\propto N^\alpha$, $N \geq 2$)"))
     return fig
 
 
@@ -670,32 +686,37 @@ def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
 
 def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
     """Charging curves <H_B>(t)/(N w0), microscopic (solid) against Eq. 8 (dashed), for a few kappa
-    at one N, and their difference; its maximum over t is eps_traj (docs/physics.md §3)."""
+    at one N, and their difference; its maximum over t is eps_traj (docs/physics.md §3).
+
+    Time in units of Eq. 8's charging time tau_eff (the same for every kappa at fixed effective
+    dynamics) on a log axis: at kappa = 1 the microscopic charging takes 30-100 tau_eff, and on a
+    linear axis the small-kappa curves shrank into its first percent. t = 0 is left out."""
     data = _as_data(source)
     n, protocol, rows = mic_vs_eff_rows(data)
-    fig, (ax, ax_d) = _new_figure(2)
-    t_show = 0.0
+    fig, (ax, ax_d) = _new_figure(2, width=5.2)
+    legend: dict[str, Any] = {}
     for color, r in zip(_colors(rows.size), rows, strict=True):
         r = int(r)
         key = str(data.column("key")[r])
         w0 = float(data.column("w0")[r])
-        t = data.array(r, "t") * w0
+        t = data.array(r, "t") / float(data.column("tau_eff")[r])
+        show = t > 0
         mic = data.array(r, "energy_mic") / (n * w0)
         eff = data.array(r, "energy_eff") / (n * w0)
         label = rf"$\kappa = {_fmt(float(data.column('kappa')[r]))}$"
-        _plot(ax, t, mic, f"energy_mic@{key}", color=color, label=f"{label}, microscopic")
-        _plot(ax, t, eff, f"energy_eff@{key}", color=color, ls="--", label=f"{label}, Eq. 8")
-        _plot(ax_d, t, mic - eff, f"energy_mic-energy_eff@{key}", color=color, label=label)
-        tau = float(data.column("tau_mic")[r]) * w0
-        t_show = max(t_show, 2.0 * tau if math.isfinite(tau) else t[-1])
-    for a in (ax, ax_d):
-        a.set_xlim(0.0, t_show)  # the grid runs to ~4 tau; the transient is in the first 2 tau
+        _plot(ax, t[show], mic[show], f"energy_mic@{key}", color=color, label=label)
+        _plot(ax, t[show], eff[show], f"energy_eff@{key}", color=color, ls="--")
+        legend.setdefault(label, ax.lines[-2])
+        _plot(ax_d, t[show], (mic - eff)[show], f"energy_mic-energy_eff@{key}", color=color)
+    legend["microscopic"] = ax.plot([], [], color="0.3", label="microscopic", gid="key:mic")[0]
+    legend["Eq. 8"] = ax.plot([], [], color="0.3", ls="--", label="Eq. 8", gid="key:eff")[0]
     ax.set_ylabel(LABELS["energy"])
     ax_d.set_ylabel(r"$(\langle H_B\rangle_{\rm mic} - \langle H_B\rangle_{\rm eff})/(N w_0)$")
     ax_d.axhline(0.0, color="0.5", lw=0.8, gid="guide:zero")
     for a in (ax, ax_d):
-        a.set_xlabel(LABELS["time"])
-        a.legend(fontsize="small")
+        a.set_xscale("log")
+        a.set_xlabel(r"$t/\tau_{\rm eff}$ ($\tau_{\rm eff}$: Eq. 8, Eq. 17)")
+    fig.legend(list(legend.values()), list(legend), loc="outside right center", fontsize="small")
     fig.suptitle(_title(data, rows, f"Microscopic vs effective charging, $N = {n}$, {protocol}"))
     return fig
 
@@ -727,19 +748,24 @@ def fig_tau_ratio_mic_eff(source: SweepData | Path | str) -> Figure:
     tau_1 is each description's own N = 1 value when the file has it, else the exact effective tau_1.
     With the sqrt(N) normalization of Eq. 5 at fixed g, kappa grows as sqrt(N) (Eq. 7).
     """
+    from matplotlib.ticker import ScalarFormatter
+
     data = _as_data(source)
     d = tau_ratio_mic_eff_data(data)
-    fig, (ax,) = _new_figure(1, width=6.0)
+    fig, (ax,) = _new_figure(1, width=8.0, height=4.4)
     _plot(ax, d["n"], d["mic"], "tau_1/tau_mic:collective", marker="o", label="microscopic")
     _plot(ax, d["n"], d["eff"], "tau_1/tau_eff:collective", marker="s", ls="--", label="Eq. 8")
-    for n, y, kappa in zip(d["n"], d["mic"], data.column("kappa")[d["rows"]], strict=True):
-        ax.annotate(rf"$\kappa = {_fmt(float(kappa))}$", (n, y), textcoords="offset points",
-                    xytext=(6, 6), fontsize="small")
-    ax.margins(x=0.15, y=0.15)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel(LABELS["N"])
     ax.set_ylabel(LABELS["tau_ratio"])
     ax.legend(fontsize="small", title=rf"$\tau_1$: {d['tau_1_source']}", title_fontsize="small")
-    ax.set_xticks(d["n"])
+    kappa = data.column("kappa")[d["rows"]].astype(float)
+    scale = kappa / np.sqrt(d["n"])  # kappa = c sqrt(N) at fixed g with g/sqrt(N) (Eq. 5, 7)
+    if np.allclose(scale, scale[0], rtol=1e-9):
+        top = ax.secondary_xaxis("top", functions=(lambda n: scale[0] * np.sqrt(np.abs(n)),
+                                                   lambda k: (k / scale[0]) ** 2))
+        top.set_xlabel(r"$\kappa$ (Eq. 7) at this $N$")
     fixed = "g" if single_value(data, d["rows"], "g") is not None else "kappa"
     fig.suptitle(_title(data, d["rows"], f"Charging speed-up, microscopic vs effective, fixed {fixed}",
                         ("beta_e_w0", "gamma_e", fixed)))
