@@ -1,4 +1,5 @@
-"""Command line: ``microsim run`` (one point), ``sweep`` (a YAML sweep into HDF5) and ``inspect``.
+"""Command line: ``microsim run`` (one point), ``sweep`` (a YAML sweep into HDF5), ``inspect`` and
+``plot``.
 
 Glue only: parsing, dispatch, printing.
 """
@@ -142,9 +143,11 @@ def _add_inspect(sub: Any) -> None:
 
 def _add_plot(sub: Any) -> None:
     plot = sub.add_parser("plot", help="figures (PNG and PDF) from a sweep file",
-                          description="Render every figure a sweep file supports: the paper's "
-                          "(Fig. 2-5) from effective sweeps over N, the validity map from kappa "
-                          "sweeps. Needs the plot extra (matplotlib).")
+                          description="Render every figure a sweep file (or several, read as "
+                          "one) supports: the paper's (Fig. 2-5) from effective sweeps over N; "
+                          "the validity map, boundary and speed-up from kappa sweeps; the "
+                          "criterion figure from sweeps over baths. Needs the plot extra "
+                          "(matplotlib).")
     plot.add_argument("file", nargs="+",
                       help="HDF5 file written by microsim sweep; several are read as one "
                            "(e.g. a validity sweep and its large-N continuation)")
