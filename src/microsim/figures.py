@@ -546,6 +546,9 @@ def fig_criterion(source: SweepData | Path | str, measure: str = "eps_traj") -> 
                       marker="o", ms=3, label=label)
                 legend.setdefault(label, ax.lines[-1])
             _, spread, _ = criterion.collapse(list(curves.values()))
+            xs = np.concatenate([v for v, _, _ in curves.values()]) if curves else np.ones(1)
+            if xs.max() <= xs.min() * (1 + 1e-6):  # one kappa per bath (thin large-N grid): dots
+                ax.set_xlim(xs.min() / 2, xs.max() * 2)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())  # they collide on a short decade
