@@ -27,7 +27,7 @@ from microsim import figures as fg
 
 __all__ = ["SMALL_KAPPA", "main", "paragraphs", "write_results"]
 
-#: Upper end of the kappa range fitted for the small-kappa error slope (the README finds the
+#: Upper end of the kappa range fitted for the small-kappa error slope (docs/validation.md finds the
 #: kappa^2 law up to about 0.03 at the paper's point).
 SMALL_KAPPA = 0.03
 
