@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from microsim.config import SweepConfig, parse_config, sweep_dimensions
+from microsim.config import ConfigError, SweepConfig, parse_config, sweep_dimensions
 from microsim.storage import read_point, read_summary
 
 if TYPE_CHECKING:
@@ -160,11 +160,15 @@ class SweepData:
 
     # ------------------------------------------------------------------ labelled data
     def config(self) -> SweepConfig | None:
-        """The sweep configuration stored with the file (None for a combined or config-less one)."""
+        """The sweep configuration stored with the file (None for a combined file, or one whose
+        stored config this version cannot read)."""
         text = self.attrs.get("config")
         if SOURCE in self.summary or not text:
             return None
-        return parse_config(text, self.attrs.get("config_path", "<stored config>"))
+        try:
+            return parse_config(text, self.attrs.get("config_path", "<stored config>"))
+        except ConfigError:  # written by a version whose config keys this one no longer reads
+            return None
 
     def swept_values(self) -> dict[str, np.ndarray]:
         """Every swept axis of the stored config as a column over the summary rows (an axis such
