@@ -181,3 +181,19 @@ def test_derived_variables_missing_from_a_file_are_computed_from_its_parameters(
     for name in ("kappa_01", "kappa_up"):
         np.testing.assert_allclose(after.column(name), before.column(name), rtol=1e-12)
         assert np.isfinite(after.column(name)).all()
+
+
+def test_findings_recommend_the_smallest_boundary_in_the_better_variable(tmp_path):
+    """The recommendation in docs/results.md's Findings: the variable whose eps_traj boundary
+    spreads least across baths, bounded by the smallest boundary measured in it."""
+    from microsim.results import _criterion_boundary
+
+    data = load(bath_sweep(tmp_path, "[0.2, 5.0]", "[0.01, 0.03, 0.1]"))
+    found = [b for b in criterion.boundaries(data) if math.isfinite(b.value)]
+    spread = {v: max(b.value for b in found if (b.variable, b.measure) == (v, "eps_traj"))
+              / min(b.value for b in found if (b.variable, b.measure) == (v, "eps_traj"))
+              for v in ("kappa", "kappa_01")}
+    best = min(spread, key=spread.__getitem__)
+    bound = min(b.value for b in found if (b.variable, b.measure) == (best, "eps_traj"))
+    text = "\n".join(_criterion_boundary([data]))
+    assert f"**{best} below {bound:.2g} for eps_traj < 0.01" in text

@@ -348,6 +348,23 @@ def _criterion_boundary(files: Sequence[fg.SweepData]) -> list[str]:
             cells += ([f"{_g(values.min(), 3)} - {_g(values.max(), 3)}",
                        _g(values.max() / values.min(), 3)] if values.size else ["n/a", "n/a"])
         lines.append(f"| {measure} | {level:g} | {count} | " + " | ".join(cells) + " |")
+    spreads = {v: max(b.value for b in found if b.variable == v and b.measure == "eps_traj")
+               / min(b.value for b in found if b.variable == v and b.measure == "eps_traj")
+               for v in ("kappa", "kappa_01")
+               if any(b.variable == v and b.measure == "eps_traj" for b in found)}
+    if len(spreads) == 2:
+        best = min(spreads, key=spreads.__getitem__)
+        sizes = sorted({b.n_batteries for b in found})
+        safe = {m: min(b.value for b in found if b.variable == best and b.measure == m)
+                for m in criterion.LEVELS if any(b.measure == m and b.variable == best
+                                                 for b in found)}
+        lines += ["", f"The criterion these files support: **{best} below "
+                  + " and ".join(f"{_g(v, 2)} for {m} < {criterion.LEVELS[m]:g}"
+                                 for m, v in safe.items())
+                  + f"**, the smallest boundary over every bath configuration, protocol and N "
+                  f"({sizes[0]}-{sizes[-1]}) measured. The boundary of eps_traj spreads "
+                  f"{_g(spreads[best], 3)}-fold across them in {best}, "
+                  f"{_g(spreads['kappa'], 3)}-fold in kappa."]
     return [*lines, ""]
 
 
