@@ -281,15 +281,21 @@ def _boundary(data: fg.SweepData) -> str:
     return "\n".join(lines)
 
 
-def _speed_up(data: fg.SweepData) -> str:
-    curves = fg.speed_up_data(data)
-    parts = []
-    for kappa, c in curves.items():
+def _at_largest_n(data: fg.SweepData) -> list[tuple[float, int, float, float, float, float]]:
+    """(kappa, N, tau_1/tau_N microscopic, the same from Eq. 8, tau_mic/tau_eff at N = 1, the
+    same at N) at the largest N of each kappa (figures.speed_up_data)."""
+    out = []
+    for kappa, c in fg.speed_up_data(data).items():
         k = int(np.argmax(c["n"]))
-        parts.append(f"kappa = {_g(kappa, 3)}: at N = {int(c['n'][k])} tau_1/tau_N = "
-                     f"{_g(float(c['mic'][k]), 3)} microscopic against {_g(float(c['eff'][k]), 3)} "
-                     f"from Eq. 8, tau_mic/tau_eff = {_g(float(c['lag'][0]), 3)} at N = 1 and "
-                     f"{_g(float(c['lag'][k]), 3)} there")
+        out.append((kappa, int(c["n"][k]), float(c["mic"][k]), float(c["eff"][k]),
+                    float(c["lag"][0]), float(c["lag"][k])))
+    return out
+
+
+def _speed_up(data: fg.SweepData) -> str:
+    parts = [f"kappa = {_g(kappa, 3)}: at N = {n} tau_1/tau_N = {_g(mic, 3)} microscopic against "
+             f"{_g(eff, 3)} from Eq. 8, tau_mic/tau_eff = {_g(lag_1, 3)} at N = 1 and "
+             f"{_g(lag_n, 3)} there" for kappa, n, mic, eff, lag_1, lag_n in _at_largest_n(data)]
     return ("tau_1/tau_N at fixed kappa (collective; tau_1 is each description's own N = 1 value "
             f"at that kappa; {_point(data)}), and the lag tau_mic/tau_eff. " + "; ".join(parts)
             + ".")
@@ -384,13 +390,9 @@ def _sqrt_n(boundary: Sequence[fg.SweepData], speed_up: Sequence[fg.SweepData]) 
                   "is right, +1/2 for a criterion in g alone, -1/2 for one in g N): "
                   + "; ".join(parts) + ".", ""]
     for data in speed_up:
-        curves = fg.speed_up_data(data)
-        parts = []
-        for kappa, c in curves.items():
-            k = int(np.argmax(c["n"]))
-            parts.append(f"kappa = {_g(kappa, 3)}: N = {int(c['n'][k])}, "
-                         f"{_g(float(c['mic'][k]), 3)} against {_g(float(c['eff'][k]), 3)} "
-                         f"({_g(100 * (float(c['mic'][k]) / float(c['eff'][k]) - 1), 2)} %)")
+        parts = [f"kappa = {_g(kappa, 3)}: N = {n}, {_g(mic, 3)} against {_g(eff, 3)} "
+                 f"({_g(100 * (mic / eff - 1), 2)} %)"
+                 for kappa, n, mic, eff, _, _ in _at_largest_n(data)]
         lines += [f"### The collective speed-up with explicit engines ({data.name})", "",
                   "tau_1/tau_N microscopic against Eq. 8 at the largest N of each kappa: "
                   + "; ".join(parts) + ".", ""]
