@@ -29,7 +29,7 @@ test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ..
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples bench
 
-figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps (about 13 min)
+figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps to N = 40 (hours: validity_n40 point N = 40, kappa = 0.1 took 88 min)
 	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
 	$(VENV)/bin/microsim sweep configs/paper/vs_n.yaml
 	$(VENV)/bin/microsim sweep configs/validity.yaml
@@ -48,7 +48,7 @@ results: figures study  ## docs/results.md with the figures and the numbers meas
 	$(PY) -m microsim.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
 		$(STUDY) --out docs/results.md
 
-bench: $(STAMP)  ## solver benchmarks -> bench/results.json (about 2 hours; the N x kappa grid alone 46 min)
+bench: $(STAMP)  ## solver benchmarks -> bench/results.json (hours; the N = 60 row: 36 min at kappa = 0.01, the 1-hour limit at 0.1)
 	$(PY) bench/run.py --out bench/results.json
 
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json
