@@ -21,7 +21,7 @@ between the two swept points around it (``crossing``), as a function of N. If Eq
 its sqrt(N) included, the boundary in kappa does not depend on N; ``exponent`` fits
 boundary ~ N^alpha.
 
-Everything is read from a sweep file's /summary (figures.SweepData), which carries the three
+Everything is read from a sweep file's /summary (dataset.SweepData), which carries the three
 variables for every point (schema 1.3).
 """
 
@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from microsim.figures import SweepData
+    from microsim.dataset import SweepData
 
 __all__ = ["BATH_AXES", "LEVELS", "MEASURES", "SMALL", "VARIABLES", "Boundary", "Collapse",
            "bath_curves", "bath_label", "boundaries", "collapse", "collapse_table", "crossing",

@@ -1,7 +1,7 @@
 """Figures of a sweep file: the paper's (Fig. 2-5) and the microscopic validity map.
 
-Every figure is built from a sweep HDF5 file (docs/hdf5.md) alone: the /summary columns through
-``microsim.storage.read_summary`` and the time series of ``/points/<key>``. Which figures a file
+Every figure is built from sweep HDF5 files (docs/hdf5.md) alone, read through
+``microsim.dataset``: the /summary columns and the time series of ``/points/<key>``. Which figures a file
 supports is decided by what was swept (root attribute ``swept``) and by whether the microscopic
 columns hold numbers (``solver: {method: effective}`` leaves them NaN):
 
@@ -13,7 +13,11 @@ columns hold numbers (``solver: {method: effective}`` leaves them NaN):
 * microscopic, N swept at fixed g (or kappa): ``tau_ratio_mic_eff``;
 * microscopic, kappa and bath parameters swept (criterion.BATH_AXES): ``criterion`` (an error
   against kappa and the candidate separation variables, one colour per bath configuration) in
-  place of ``errors`` and ``mic_vs_eff``, which would mix the baths.
+  place of ``errors`` and ``mic_vs_eff``, which would mix the baths;
+* microscopic, kappa and N swept: ``boundary`` (where eps_traj = 1 % and eps_tau = 10 %, vs N)
+  and, at one bath configuration, ``speed_up`` (tau_1/tau_N at fixed kappa).
+
+Several files can be read as one (dataset.combine), e.g. a sweep and its continuation in N.
 
 Closed forms (Eq. 13-20, ``microsim.closed_forms``) are overlaid where they exist. Units: hbar = 1,
 energies in units of w0, times in units of 1/w0. matplotlib is optional (``pip install
