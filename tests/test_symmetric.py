@@ -119,9 +119,10 @@ def test_chebyshev_matches_bdf(n, m, env):
 def test_steady_state_is_eq13_without_environment(n, m):
     """Eq. 3 engines (x) Eq. 13 battery is the exact steady state for every g (docs/physics.md §3).
 
-    N = 12 takes the branch above DIRECT_STEADY_MAX, but there the product state is already the
-    solution (L x_ref = 0 to round-off), so GMRES is not even called: only its residual check
-    runs. GMRES itself is tested with a battery environment in test_gmres_path_* below."""
+    N = 12 takes the branch above DIRECT_STEADY_MAX, where without a battery environment the
+    product state is taken and only its residual is checked (GMRES is not called, see
+    test_known_kernel_is_checked_not_solved). GMRES itself is tested with a battery environment
+    in test_gmres_path_* below."""
     p = point(n, m)
     ss = symmetric.steady_state(p)
     eff = effective.steady_state(p)
@@ -180,6 +181,25 @@ def test_gmres_path_matches_direct_with_environment(monkeypatch, n, m, r, wh, be
     # GMRES had work to do: the answer is far from its starting point
     assert np.abs(direct - symmetric._product_steady_state(p, space)).max() > 1e-3
     np.testing.assert_allclose(krylov, direct, rtol=0, atol=GMRES_TOL)
+
+
+@pytest.mark.parametrize(("r", "wh", "beta_c"), [(0.2, 3.0, 1.0), (5.0, 2.5, 2.0)])
+def test_known_kernel_is_checked_not_solved(monkeypatch, r, wh, beta_c):
+    """Without a battery environment the large-N path takes Eq. 3 x Eq. 13 and runs no GMRES, so
+    its memory is the generator's (what lets N = 60 pass the guard); it equals the LU kernel
+    to 1e-12 (both exact: LU at round-off) for unequal baths, other gaps and temperatures."""
+    p = unequal(4, 3, r, wh, beta_c, env=False)
+    space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
+    gen = symmetric.generator(p, space)
+    calls = _count_gmres(monkeypatch)
+    known = symmetric._steady_vector(p, space, gen, "gmres")
+    assert calls == []
+    np.testing.assert_allclose(known, symmetric._steady_vector(p, space, gen, "direct"),
+                               rtol=0, atol=1e-12)
+    big = point(60)
+    assert symmetric.symmetric_solver_bytes(big) < symmetric.symmetric_solver_bytes(big, False)
+    with_env = big.replace(gamma_env=0.05, beta_env=0.5)
+    assert symmetric.symmetric_solver_bytes(with_env) > 2 * symmetric.symmetric_solver_bytes(big)
 
 
 def test_gmres_path_is_taken_above_direct_steady_max(monkeypatch):

@@ -41,7 +41,8 @@ def memory_estimate(method: str, p: ModelParams, points: int) -> dict[str, int]:
     if resolved == "full":
         need["full"] = max(full_solver_bytes(q, points), full_steady_state_bytes(q))
     elif resolved == "symmetric":
-        need["symmetric"] = solver("symmetric").symmetric_solver_bytes(q)
+        bytes_of = solver("symmetric").symmetric_solver_bytes
+        need["symmetric"] = max(bytes_of(q), bytes_of(q, steady=False))
     return need
 
 

@@ -609,9 +609,10 @@ def _steady_vector(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
                    method: str = "auto") -> FloatArray:
     """The kernel of L with tr rho = 1, by sparse LU ('direct') or preconditioned GMRES.
 
-    GMRES solves L y = -L x_ref for the correction to the product state x_ref (exact without a
-    battery environment), right-preconditioned with (sigma - L_bath)^{-1}, sigma = gamma_01/10;
-    the result is accepted only if its residual max|L x| is below 1e-10 max|L|.
+    Without a battery environment the product state x_ref is the exact kernel (Eq. 3 x Eq. 13)
+    and is only checked. With one, GMRES solves L y = -L x_ref for the correction,
+    right-preconditioned with (sigma - L_bath)^{-1}, sigma = gamma_01/10. Either way the result
+    is accepted only if its residual max|L x| is below 1e-10 max|L|.
     """
     trace_row = space.populations.astype(float)
     if p.g_engine == 0 and p.gamma_env == 0:  # battery frozen: the kernel is degenerate
@@ -620,11 +621,10 @@ def _steady_vector(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
         return kernel_vector(gen, trace_row)
     weight = float(np.abs(gen.data).max())
     x_ref = _product_steady_state(p, space)
-    rhs = -(gen @ x_ref)
-    if np.linalg.norm(rhs) > 1e-14 * weight:
+    if p.gamma_env > 0:
         precond = BathBlocks.build(p, space).inverse(0.1 * p.gamma_01)
         op = spla.LinearOperator(gen.shape, matvec=lambda v: gen @ precond(v), dtype=float)
-        z, _ = spla.gmres(op, rhs, rtol=1e-12, atol=1e-14 * weight,
+        z, _ = spla.gmres(op, -(gen @ x_ref), rtol=1e-12, atol=1e-14 * weight,
                              restart=min(GMRES_RESTART, space.size), maxiter=20)
         x_ref = x_ref + precond(z)
     x = x_ref / (trace_row @ x_ref)
@@ -641,8 +641,9 @@ def symmetric_solver_bytes(p: ModelParams, steady: bool = True) -> int:
 
     Per stored unknown S: about 12 nonzeros (12 bytes each in CSR, 16 in the COO being summed)
     and the enumeration of both halves (2 S x 14 int64/float64 columns). The steady state adds
-    GMRES_RESTART + 4 vectors. A propagation adds the 31 vectors of a stage-solve GMRES and
-    KRYLOV_VECTORS of a Krylov space: a space may grow to krylov.MAX_DIMENSION + 1, but
+    GMRES_RESTART + 4 vectors with a battery environment, 4 without (its kernel is then
+    known). A propagation adds the 31 vectors of a stage-solve GMRES and KRYLOV_VECTORS of a
+    Krylov space: a space may grow to krylov.MAX_DIMENSION + 1, but
     krylov.memory_dimension halves the window instead when the memory does not hold that many
     (the 121-point curves of make bench took 20-76). Measured peaks (steady state,
     /usr/bin/time): 1.05 GB at N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate
@@ -650,7 +651,12 @@ def symmetric_solver_bytes(p: ModelParams, steady: bool = True) -> int:
     """
     size = unknowns(p.n_engines, p.n_batteries)
     build = size * (12 * 28 + 2 * 14 * 8)
-    vectors = min(GMRES_RESTART, size) + 4 if steady else 31 + KRYLOV_VECTORS
+    if not steady:
+        vectors = 31 + KRYLOV_VECTORS
+    elif p.gamma_env > 0:
+        vectors = min(GMRES_RESTART, size) + 4
+    else:
+        vectors = 4
     return int(size * 12 * 12 + max(build, size * 8 * vectors) + 50 * 2**20)
 
 
