@@ -20,10 +20,16 @@ def test_json_has_the_documented_keys(capsys):
     assert set(out["figures"]) == {
         "E_ss_mic", "E_ss_eff", "tau_mic", "tau_eff", "power_mic", "power_eff",
         "eps_traj", "eps_ss", "eps_tau", "D_max",
+        "E_ss_corr", "tau_corr", "power_corr",
+        "eps_traj_corr", "eps_ss_corr", "eps_tau_corr", "D_max_corr",
     }
     for key in ("t", "energy_mic", "energy_eff", "sigma_mic", "sigma_eff", "ergotropy_mic",
-                "ergotropy_eff"):
+                "ergotropy_eff", "energy_corr", "sigma_corr", "ergotropy_corr"):
         assert len(out[key]) == 101
+    assert out["corr_status"] == "ok"
+    # one engine and one battery: the corrected description is the exact pair (docs §7), so
+    # its error is the integration tolerance (rtol 1e-8) while Eq. 8's is kappa^2-sized
+    assert out["figures"]["eps_traj_corr"] < 1e-6 < out["figures"]["eps_traj"]
     assert out["derived"]["kappa"] == pytest.approx(0.05, rel=1e-12)
     assert out["figures"]["E_ss_mic"] == pytest.approx(out["figures"]["E_ss_eff"], rel=1e-10)
     assert out["params"]["n_engines"] == 1

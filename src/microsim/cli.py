@@ -210,12 +210,15 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
         "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
         "sigma_mic": c.mic.sigma, "sigma_eff": c.eff.sigma,
         "ergotropy_mic": c.mic.ergotropy, "ergotropy_eff": c.eff.ergotropy,
+        "energy_corr": c.corr.energy, "sigma_corr": c.corr.sigma,
+        "ergotropy_corr": c.corr.ergotropy,
     }
     return {
         "params": c.params.as_dict(),
         "method": c.method,
         "solver": {k: v if isinstance(v, str) else _json_value(float(v)) for k, v in c.mic.solver.items()},
         "derived": c.params.derived(),
+        "corr_status": c.corr_status,
         "figures": {k: _json_value(float(c.figures[k])) for k in FIGURES},
         "thermodynamics": {
             side: {k: _json_value(float(v)) for k, v in thermo.figures.items()}
@@ -236,13 +239,15 @@ def comparison_table(c: Comparison) -> str:
     lines.append("derived:")
     for k, v in p.derived().items():
         lines.append(f"  {k:<14} {v:.6g}")
-    lines.append(f"{'':16}{'microscopic':>14}{'effective':>14}")
-    for label, a, b in (("E_ss", "E_ss_mic", "E_ss_eff"), ("tau", "tau_mic", "tau_eff"),
-                        ("power", "power_mic", "power_eff")):
-        lines.append(f"  {label:<14}{c.figures[a]:>14.6g}{c.figures[b]:>14.6g}")
-    lines.append("errors (effective vs microscopic):")
+    lines.append(f"{'':16}{'microscopic':>14}{'Eq. 8':>14}{'corrected':>14}")
+    for label in ("E_ss", "tau", "power"):
+        lines.append(f"  {label:<14}" + "".join(f"{c.figures[f'{label}_{side}']:>14.6g}"
+                                              for side in ("mic", "eff", "corr")))
+    lines.append(f"errors against the microscopic solution:{'Eq. 8':>10}{'corrected':>14}")
     for k in ("eps_traj", "eps_ss", "eps_tau", "D_max"):
-        lines.append(f"  {k:<14}{c.figures[k]:>14.3e}")
+        lines.append(f"  {k:<38}{c.figures[k]:>10.3e}{c.figures[k + '_corr']:>14.3e}")
+    if c.corr_status != "ok":
+        lines.append(f"corrected description (docs/physics.md §7): {c.corr_status}")
     if c.thermo_mic is not None and c.thermo_eff is not None:
         tm, te = c.thermo_mic.figures, c.thermo_eff.figures
         lines.append("thermodynamics (at tau | at the end of the grid):")

@@ -27,9 +27,10 @@ from microsim.refinement import (
     refine_crossing,
     refine_maximum,
 )
+from microsim.resources import ResourceError
 from microsim.solvers import effective, resolve_method, solver
-from microsim.solvers.linear import SolverOptions, single_threaded_blas
-from microsim.solvers.result import SteadyState, Trajectory
+from microsim.solvers.linear import IntegrationError, SolverOptions, single_threaded_blas
+from microsim.solvers.result import Propagator, SteadyState, Trajectory
 from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynamics_effective
 
 __all__ = [
@@ -43,16 +44,23 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-#: Scalar results of a comparison, in the order tables show them.
+#: Scalar results of a comparison, in the order tables show them. The _corr figures are those of
+#: the corrected description (solvers/corrected, docs/physics.md §7) against the same microscopic
+#: solution, defined as Eq. 8's.
 FIGURES: tuple[str, ...] = (
     "E_ss_mic", "E_ss_eff", "tau_mic", "tau_eff", "power_mic", "power_eff",
     "eps_traj", "eps_ss", "eps_tau", "D_max",
+    "E_ss_corr", "tau_corr", "power_corr",
+    "eps_traj_corr", "eps_ss_corr", "eps_tau_corr", "D_max_corr",
 )
 
 
 @dataclass(frozen=True)
 class Comparison:
     """Microscopic and effective trajectories on one grid, their steady states and the figures.
+
+    ``corr`` is the corrected description on the same grid (NaN where it failed), and
+    ``corr_status`` 'ok' or why it failed (an unstable closure, lost positivity).
 
     For the individual protocol the trajectories are of all N batteries (energies x N, sigma x
     sqrt(N)) while ``battery_populations`` are those of one battery, (p_0, p_1).
@@ -68,6 +76,8 @@ class Comparison:
     figures: dict[str, float] = field(default_factory=dict)
     thermo_mic: Thermodynamics | None = None
     thermo_eff: Thermodynamics | None = None
+    corr: Trajectory | None = None
+    corr_status: str = ""
 
 
 def _individual(pair: Trajectory, n: int, w0: float) -> Trajectory:
@@ -163,9 +173,10 @@ class _Scan:
     the running maxima of the error objectives and the first crossing of the charging threshold."""
 
     def __init__(self, objectives: dict[str, Objective], eff_states: list[FloatArray],
-                 energy: Callable[[FloatArray], float], energy_ss: float, epsilon: float) -> None:
+                 energy: Callable[[FloatArray], float], energy_ss: float, epsilon: float,
+                 readout: Callable[[FloatArray], FloatArray] = lambda x: x) -> None:
         self.objectives, self.eff_states = objectives, eff_states
-        self.energy = energy
+        self.energy, self.readout = energy, readout
         self.peaks = {name: Peak() for name in objectives}
         self.crossing = Crossing(epsilon, energy_ss)
         self.previous: FloatArray | None = None
@@ -174,7 +185,7 @@ class _Scan:
         start = x if self.previous is None else self.previous
         starts = (start, self.eff_states[max(k - 1, 0)])
         for name, objective in self.objectives.items():
-            self.peaks[name].see(k, objective((pops, self.eff_states[k])), starts)
+            self.peaks[name].see(k, objective((pops, self.readout(self.eff_states[k]))), starts)
         self.crossing.see(k, self.energy(pops), start)
         self.previous = x
 
@@ -220,10 +231,49 @@ def compare(
     charging times are those of the solutions, not of the grid t: both descriptions are sampled on
     t merged with early times (refinement.measurement_grid) and refined by propagation from the
     bracket of each (refinement.py, docs/physics.md §3). Trajectories are returned on t.
+    The corrected description (docs/physics.md §7) is measured against the same microscopic
+    solution in the same way (the _corr figures); where it fails they are NaN and
+    ``corr_status`` says why.
     """
     with single_threaded_blas():
         return _compare(p, np.asarray(t, dtype=float), resolve_method(method, p),
                         options or SolverOptions(), epsilon)
+
+
+@dataclass
+class _Corrected:
+    """The corrected description of one problem on the measurement grid, or why it failed."""
+
+    status: str = "not computed"
+    traj: Trajectory | None = None
+    prop: Propagator | None = None
+    ss: SteadyState | None = None
+    states: list[FloatArray] = field(default_factory=list)
+    tau: float = math.nan
+
+
+def _corrected(q: ModelParams, grid: FloatArray, keep: NDArray[np.bool_], options: SolverOptions,
+               energy: Callable[[FloatArray], float], epsilon: float) -> _Corrected:
+    """Run solvers/corrected on the solved problem q; its failures are reported, not raised."""
+    from microsim.solvers import corrected
+
+    out = _Corrected()
+    try:
+        out.traj, out.prop = corrected.trajectory(q, grid, options, keep,
+                                                  lambda _k, x, _pops: out.states.append(x))
+        out.ss = corrected.steady_state(q)
+    except (IntegrationError, ResourceError) as exc:
+        out.status, out.traj = str(exc), None
+        return out
+    low = out.traj.checks["min_eigenvalue"]
+    if low < -corrected.POSITIVITY_TOL:
+        out.status, out.traj = f"not positive (smallest block eigenvalue {low:.2e})", None
+        return out
+    out.status = "ok"
+    readout = out.prop.populations
+    crossing = _first_crossing(out.states, lambda y: energy(readout(y)), out.ss.energy, epsilon)
+    out.tau = refine_crossing(energy, out.prop, crossing, grid)
+    return out
 
 
 def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
@@ -242,22 +292,35 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
 
     crossing = _first_crossing(eff_states, energy, eff_ss.energy, epsilon)
     tau_eff = refine_crossing(energy, eff_prop, crossing, grid)
+    cor = _corrected(q, grid, keep, options, energy, epsilon)
+    maxima = {"eff": [math.nan, math.nan], "corr": [math.nan, math.nan]}
     if method == "effective":  # nothing to compare with (and N may be 10^5)
         mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
-        eps_traj = d_max = tau_mic = math.nan
+        tau_mic = math.nan
     else:
         solver_module = solver(method)
         mic_ss = solver_module.steady_state(q)
         objectives = _objectives(q, n)
-        scan = _Scan(objectives, eff_states, energy, mic_ss.energy, epsilon)
-        mic, mic_prop = solver_module.trajectory(q, grid, options, keep, scan)
-        props = (mic_prop, eff_prop)
-        eps_traj = refine_maximum(objectives["eps_traj"], props, scan.peaks["eps_traj"], grid)
-        d_max = refine_maximum(objectives["D_max"], props, scan.peaks["D_max"], grid)
-        tau_mic = refine_crossing(energy, mic_prop, scan.crossing, grid)
+        scans = {"eff": (_Scan(objectives, eff_states, energy, mic_ss.energy, epsilon), eff_prop)}
+        if cor.prop is not None and cor.status == "ok":
+            scans["corr"] = (_Scan(objectives, cor.states, energy, mic_ss.energy, epsilon,
+                                   cor.prop.populations), cor.prop)
+
+        def watch(k: int, x: FloatArray, pops: FloatArray) -> None:
+            for scan, _ in scans.values():
+                scan(k, x, pops)
+
+        mic, mic_prop = solver_module.trajectory(q, grid, options, keep, watch)
+        for side, (scan, prop) in scans.items():
+            maxima[side] = [refine_maximum(objectives[name], (mic_prop, prop), scan.peaks[name],
+                                           grid) for name in ("eps_traj", "D_max")]
+        tau_mic = refine_crossing(energy, mic_prop, scans["eff"][0].crossing, grid)
+    corr, corr_ss = (cor.traj, cor.ss) if cor.status == "ok" else \
+        (_not_computed(eff), _not_computed_ss(eff_ss))
     if p.protocol == "individual":
         eff, eff_ss = _individual(eff, n, w0), _individual_ss(eff_ss, n, w0)
         mic, mic_ss = _individual(mic, n, w0), _individual_ss(mic_ss, n, w0)
+        corr, corr_ss = _individual(corr, n, w0), _individual_ss(corr_ss, n, w0)
     if method == "effective":
         distance = np.full(t.size, np.nan)
     elif p.protocol == "individual":
@@ -273,16 +336,23 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
         "tau_eff": tau_eff,
         "power_mic": charging_power(mic_ss.energy, tau_mic, epsilon),
         "power_eff": charging_power(eff_ss.energy, tau_eff, epsilon),
-        "eps_traj": eps_traj,
+        "eps_traj": maxima["eff"][0],
         "eps_ss": abs(mic_ss.energy - eff_ss.energy) / (n * w0),
         "eps_tau": abs(tau_mic - tau_eff) / tau_eff,
-        "D_max": d_max,
+        "D_max": maxima["eff"][1],
+        "E_ss_corr": corr_ss.energy,
+        "tau_corr": cor.tau,
+        "power_corr": charging_power(corr_ss.energy, cor.tau, epsilon),
+        "eps_traj_corr": maxima["corr"][0],
+        "eps_ss_corr": abs(mic_ss.energy - corr_ss.energy) / (n * w0),
+        "eps_tau_corr": abs(tau_mic - cor.tau) / cor.tau,
+        "D_max_corr": maxima["corr"][1],
     }
     thermo_mic = thermodynamics(p, t, mic.energy, mic.ergotropy, mic.engine_populations,
                                 mic.battery_populations, mic.entropy, tau_mic)
     thermo_eff = thermodynamics_effective(p, t, eff.energy, eff.ergotropy, tau_eff)
     return Comparison(p, method, mic, eff, mic_ss, eff_ss, distance, figures, thermo_mic,
-                      thermo_eff)
+                      thermo_eff, corr, cor.status)
 
 
 def compare_until_charged(

@@ -40,8 +40,9 @@ __all__ = [
 #: 1.1: thermodynamics (heats, efficiencies, entropy production); 1.2: per-point ``flags`` and
 #: ``warning`` (a complete point whose grid ends before a charging time) and the summary ``flags``;
 #: 1.3: the candidate separation variables ``kappa_01`` and ``kappa_up`` (NaN for points written
-#: before, in a resumed file).
-SCHEMA_VERSION = "1.3"
+#: before, in a resumed file); 1.4: the corrected description (figures and series _corr, the
+#: point attribute ``corr_status``; NaN in rows written before).
+SCHEMA_VERSION = "1.4"
 PARAM_NAMES: tuple[str, ...] = tuple(ModelParams().as_dict())
 DERIVED_NAMES: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa", "kappa_01", "kappa_up")
 UNITS = {
@@ -53,6 +54,8 @@ UNITS = {
     "trace_distance": "dimensionless, in [0, 1]",
     "battery_populations_mic": "probability; columns m = 0..N (individual: one battery, 0..1)",
     "battery_populations_eff": "probability; columns m = 0..N (individual: one battery, 0..1)",
+    "energy_corr": "energy", "sigma_corr": "energy", "ergotropy_corr": "energy",
+    "battery_populations_corr": "probability; columns m = 0..N (individual: one battery, 0..1)",
     "heat_current_h": "energy/time; J_h = Tr[H_0 D_h rho], > 0 when the hot bath gives energy",
     "heat_current_c": "energy/time; J_c = Tr[H_0 D_c rho]",
     "heat_current_env": "energy/time; from the battery environment",

@@ -246,6 +246,9 @@ def run_point(task: PointTask) -> PointResult:
             "trace_distance": c.trace_distance,
             "battery_populations_mic": c.mic.battery_populations,
             "battery_populations_eff": c.eff.battery_populations,
+            "energy_corr": c.corr.energy, "sigma_corr": c.corr.sigma,
+            "ergotropy_corr": c.corr.ergotropy,
+            "battery_populations_corr": c.corr.battery_populations,
             "heat_current_h": tm.heat_current_h, "heat_current_c": tm.heat_current_c,
             "heat_current_env": tm.heat_current_env,
             "heat_h": tm.heat_h, "heat_c": tm.heat_c, "heat_env": tm.heat_env,
@@ -255,7 +258,9 @@ def run_point(task: PointTask) -> PointResult:
             "entropy_production_marginal": tm.entropy_production_marginal,
         }
         result.settings.update({f"solver_{k}": v for k, v in c.mic.solver.items()})
-        result.checks = {f"{k}_{side}": v for side, traj in (("mic", c.mic), ("eff", c.eff))
+        result.settings["corr_status"] = c.corr_status
+        result.checks = {f"{k}_{side}": v for side, traj in (("mic", c.mic), ("eff", c.eff),
+                                                             ("corr", c.corr))
                          for k, v in traj.checks.items()}
         violations = guard_violations(result.checks, task.solver.rtol)
         result.status = "failed" if violations else "complete"
