@@ -527,6 +527,84 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
     return fig
 
 
+#: Bath parameters that tell the configurations of one sweep apart (corrected figure, table).
+BATH_COLUMNS: tuple[str, ...] = ("gamma_ratio", "wh", "beta_c")
+
+
+def corrected_curves(data: SweepData) -> dict[tuple[tuple[float, ...], int], NDArray[np.intp]]:
+    """Collective rows with both Eq. 8's and the corrected errors, grouped by (bath, N) and sorted
+    by kappa; the bath is the tuple of BATH_COLUMNS. The individual protocol is left out: there
+    the corrected description is the exact pair (docs/physics.md §7)."""
+    if "eps_traj_corr" not in data.summary:
+        return {}
+    out: dict[tuple[tuple[float, ...], int], NDArray[np.intp]] = {}
+    for r in data.rows(sort_by=["n_batteries", "kappa"]):
+        if str(data.column("protocol")[r]) != "collective" or \
+                not np.isfinite(data.column("eps_traj")[r]):
+            continue
+        bath = tuple(float(data.column(k)[r]) for k in BATH_COLUMNS)
+        group = (bath, int(data.column("n_batteries")[r]))
+        out[group] = np.append(out.get(group, np.array([], dtype=np.intp)), r)
+    return out
+
+
+def bath_text(bath: tuple[float, ...]) -> str:
+    """'Gamma_c/Gamma_h = r, w_h = ., beta_c = .' of a BATH_COLUMNS tuple."""
+    r, wh, beta_c = bath
+    return rf"$\Gamma_c/\Gamma_h = {r:g}$, $\omega_h = {wh:g}$, $\beta_c = {beta_c:g}$"
+
+
+def fig_corrected(source: SweepData | Path | str) -> Figure:
+    """eps_traj and eps_tau of Eq. 8 (filled, solid) and of the corrected description (open,
+    dashed; docs/physics.md §7) against kappa, one colour per N, one column per bath
+    configuration; dotted guides C kappa^2 and C kappa^4 through the smallest-kappa points."""
+    data = _as_data(source)
+    curves = corrected_curves(data)
+    baths = sorted({bath for bath, _ in curves})
+    sizes = sorted({n for _, n in curves})
+    colors = dict(zip(sizes, _colors(len(sizes)), strict=True))
+    measures = ("eps_traj", "eps_tau")
+    fig, axes = _new_figure(len(baths), len(measures), width=4.0, height=3.3)
+    legend: dict[str, Any] = {}
+    for c, bath in enumerate(baths):
+        for r, measure in enumerate(measures):
+            ax = axes[r * len(baths) + c]
+            for (b, n), rows in curves.items():
+                if b != bath:
+                    continue
+                kappa = data.column("kappa")[rows].astype(float)
+                for suffix, style in (("", dict(ls="-", marker="o")),
+                                      ("_corr", dict(ls="--", marker="s", mfc="none"))):
+                    y = data.column(measure + suffix)[rows].astype(float)
+                    ok = np.isfinite(y) & (y > 0)
+                    if ok.any():
+                        _plot(ax, kappa[ok], y[ok], f"{measure}{suffix}:{bath}:{n}",
+                              color=colors[n], ms=3, label=f"$N = {n}$", **style)
+                        legend.setdefault(f"$N = {n}$", ax.lines[-1])
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(LABELS["kappa"])
+            ax.set_ylabel(LABELS[measure])
+            if r == 0:
+                ax.set_title(bath_text(bath), fontsize="small")
+    line = _matplotlib_line()
+    style = [line([], [], color="0.3", ls="-", marker="o", label="Eq. 8"),
+             line([], [], color="0.3", ls="--", marker="s", mfc="none", label="corrected (§7)")]
+    handles = style + list(legend.values())
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside right center",
+               fontsize="x-small")
+    every = np.concatenate(list(curves.values())) if curves else np.array([], dtype=np.intp)
+    fig.suptitle(_title(data, every, "Eq. 8 and the corrected description against the exact "
+                        r"model, vs $\kappa$ (Eq. 7)"))
+    return fig
+
+
+def _matplotlib_line() -> Callable[..., Any]:
+    from matplotlib.lines import Line2D
+
+    return Line2D
+
+
 def fig_criterion(source: SweepData | Path | str, measure: str = "eps_traj") -> Figure:
     """The criterion test: one error measure against kappa (Eq. 7) and the two candidate variables
     kappa_01, kappa_up (docs/physics.md §3), one colour per bath configuration, at the largest N of
@@ -816,6 +894,14 @@ def _supports_kappa(data: SweepData) -> bool:
     return any(rows.size >= 2 for rows in microscopic_curves(data).values())
 
 
+def _supports_corrected(data: SweepData) -> bool:
+    """kappa swept with microscopic results and the corrected description's errors stored."""
+    if not data.has_microscopic() or not any(k in data.swept for k in KAPPA_AXES):
+        return False
+    return any(rows.size >= 2 and np.isfinite(data.column("eps_traj_corr")[rows]).any()
+               for rows in corrected_curves(data).values())
+
+
 def _supports_tau_ratio_mic_eff(data: SweepData) -> bool:
     if not data.has_microscopic() or "n_batteries" not in data.swept:
         return False
@@ -863,6 +949,7 @@ FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path
     "criterion": (_supports_criterion, fig_criterion),
     "boundary": (_supports_boundary, fig_boundary),
     "speed_up": (_supports_speed_up, fig_speed_up),
+    "corrected": (_supports_corrected, fig_corrected),
 }
 
 
