@@ -71,18 +71,37 @@ CONFIGS = {
     "fixed_g": MICROSCOPIC.format(
         model="  beta_h: 0.4\n  beta_c: 1.0\n  gamma_h: 3.0\n  gamma_c: 3.0\n  g: 0.2",
         sweep="  n_batteries: [1, 2]"),
+    # fixed g beyond the exact solvers: Eq. 8 and the corrected description (unstable at N = 100)
+    "large_n": """
+model:
+  beta_h: 0.4
+  beta_c: 1.0
+  gamma_h: 3.0
+  gamma_c: 3.0
+  g: 0.3
+sweep:
+  n_batteries: [1, 4, 100]
+time:
+  points: 41
+solver:
+  method: effective
+parallel:
+  n_jobs: 1
+  backend: sequential
+""",
 }
 SUPPORTED = {
     "time": ["fig2ab"],
     "vs_n": ["fig2cd", "fig3", "fig4", "fig5"],
-    "kappa": ["errors", "mic_vs_eff", "boundary"],
+    "kappa": ["errors", "mic_vs_eff", "boundary", "corrected"],
     "fixed_g": ["tau_ratio_mic_eff"],
+    "large_n": ["fig2cd", "fig3", "fig4", "fig5", "speed_up_large"],
 }
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
-    """The four sweep files, each made by `microsim sweep` (about 6 s in all)."""
+    """The sweep files, each made by `microsim sweep` (about 8 s in all)."""
     base = tmp_path_factory.mktemp("sweeps")
     out = {}
     for name, text in CONFIGS.items():
@@ -392,6 +411,47 @@ def test_tau_ratio_mic_eff_uses_each_descriptions_own_tau_1(files):
         np.testing.assert_allclose(y, tau[0] / tau, rtol=1e-14)
         assert y[0] == 1.0
     assert np.ptp(table["g"]) == 0 and np.ptp(table["kappa"]) > 0  # fixed g: kappa grows with N
+
+
+def test_corrected_figure_plots_both_descriptions_errors(files):
+    """Collective rows only (individual: the corrected description is the exact pair), Eq. 8's
+    and the corrected errors of the file per N, against kappa."""
+    path = files["kappa"]
+    table = _table(path)
+    lines = _lines(figures.fig_corrected(path))
+    bath = (1.0, 3.0, 1.0)
+    for n in (1, 2):
+        rows = _rows(table, "kappa", n_batteries=n, protocol="collective")
+        for name in ("eps_traj", "eps_traj_corr", "eps_tau", "eps_tau_corr"):
+            x, y = _xy(lines[f"{name.replace('_corr', '')}{'_corr' if 'corr' in name else ''}"
+                             f":{bath}:{n}"])
+            np.testing.assert_allclose(x, table["kappa"][rows], rtol=1e-14)
+            np.testing.assert_allclose(y, table[name][rows], rtol=1e-14)
+    assert not any(":individual" in gid for gid in lines if gid)
+    # the corrected description beats Eq. 8 at every point of the file (kappa = 0.05, 0.1)
+    rows = _rows(table, protocol="collective")
+    assert np.all(table["eps_traj_corr"][rows] < table["eps_traj"][rows] / 10)
+
+
+def test_speed_up_large_is_each_descriptions_tau_1_over_tau_n(files):
+    """Eq. 8 at every N; the corrected description where it is stable, with the reason stored
+    where it is not (N = 100 at this coupling: N kappa^2 = 13)."""
+    path = files["large_n"]
+    table = _table(path)
+    rows = _rows(table)
+    lines = _lines(figures.fig_speed_up_large(path))
+    g = float(table["g"][0])
+    x, y = _xy(lines[f"tau_1/tau_eff:g={g:g}"])
+    np.testing.assert_array_equal(x, [1, 4, 100])
+    np.testing.assert_allclose(y, table["tau_eff"][rows][0] / table["tau_eff"][rows], rtol=1e-14)
+    x, y = _xy(lines[f"tau_1/tau_corr:g={g:g}"])
+    np.testing.assert_array_equal(x, [1, 4])
+    np.testing.assert_allclose(y, table["tau_corr"][rows][0] / table["tau_corr"][rows][:2],
+                               rtol=1e-14)
+    with h5py.File(path, "r") as f:
+        key = table["key"][rows][2]
+        assert f["points"][key].attrs["corr_status"].startswith("unstable")
+        assert np.isnan(f["points"][key]["energy_corr"][()]).all()
 
 
 def test_loglog_slope():

@@ -59,8 +59,8 @@ FIGURES: tuple[str, ...] = (
 class Comparison:
     """Microscopic and effective trajectories on one grid, their steady states and the figures.
 
-    ``corr`` is the corrected description on the same grid (NaN where it failed), and
-    ``corr_status`` 'ok' or why it failed (an unstable closure, lost positivity).
+    ``corr`` is the corrected description on the same grid (NaN where it was unstable), and
+    ``corr_status`` 'ok', 'unstable: ...' or 'positivity violated (...)'.
 
     For the individual protocol the trajectories are of all N batteries (energies x N, sigma x
     sqrt(N)) while ``battery_populations`` are those of one battery, (p_0, p_1).
@@ -254,7 +254,9 @@ class _Corrected:
 
 def _corrected(q: ModelParams, grid: FloatArray, keep: NDArray[np.bool_], options: SolverOptions,
                energy: Callable[[FloatArray], float], epsilon: float) -> _Corrected:
-    """Run solvers/corrected on the solved problem q; its failures are reported, not raised."""
+    """Run solvers/corrected on the solved problem q; its failures are reported, not raised: an
+    unstable run leaves no trajectory (NaN figures), a positivity violation beyond
+    POSITIVITY_TOL keeps the figures and says so in the status."""
     from microsim.solvers import corrected
 
     out = _Corrected()
@@ -266,10 +268,8 @@ def _corrected(q: ModelParams, grid: FloatArray, keep: NDArray[np.bool_], option
         out.status, out.traj = str(exc), None
         return out
     low = out.traj.checks["min_eigenvalue"]
-    if low < -corrected.POSITIVITY_TOL:
-        out.status, out.traj = f"not positive (smallest block eigenvalue {low:.2e})", None
-        return out
-    out.status = "ok"
+    out.status = "ok" if low >= -corrected.POSITIVITY_TOL else \
+        f"positivity violated (smallest block eigenvalue {low:.2e}); figures kept"
     readout = out.prop.populations
     crossing = _first_crossing(out.states, lambda y: energy(readout(y)), out.ss.energy, epsilon)
     out.tau = refine_crossing(energy, out.prop, crossing, grid)
@@ -302,7 +302,7 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
         mic_ss = solver_module.steady_state(q)
         objectives = _objectives(q, n)
         scans = {"eff": (_Scan(objectives, eff_states, energy, mic_ss.energy, epsilon), eff_prop)}
-        if cor.prop is not None and cor.status == "ok":
+        if cor.traj is not None and cor.prop is not None:
             scans["corr"] = (_Scan(objectives, cor.states, energy, mic_ss.energy, epsilon,
                                    cor.prop.populations), cor.prop)
 
@@ -315,7 +315,7 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
             maxima[side] = [refine_maximum(objectives[name], (mic_prop, prop), scan.peaks[name],
                                            grid) for name in ("eps_traj", "D_max")]
         tau_mic = refine_crossing(energy, mic_prop, scans["eff"][0].crossing, grid)
-    corr, corr_ss = (cor.traj, cor.ss) if cor.status == "ok" else \
+    corr, corr_ss = (cor.traj, cor.ss) if cor.traj is not None and cor.ss is not None else \
         (_not_computed(eff), _not_computed_ss(eff_ss))
     if p.protocol == "individual":
         eff, eff_ss = _individual(eff, n, w0), _individual_ss(eff_ss, n, w0)

@@ -527,13 +527,9 @@ def fig_errors_vs_kappa(source: SweepData | Path | str) -> Figure:
     return fig
 
 
-#: Bath parameters that tell the configurations of one sweep apart (corrected figure, table).
-BATH_COLUMNS: tuple[str, ...] = ("gamma_ratio", "wh", "beta_c")
-
-
 def corrected_curves(data: SweepData) -> dict[tuple[tuple[float, ...], int], NDArray[np.intp]]:
     """Collective rows with both Eq. 8's and the corrected errors, grouped by (bath, N) and sorted
-    by kappa; the bath is the tuple of BATH_COLUMNS. The individual protocol is left out: there
+    by kappa; the bath is (Gamma_c/Gamma_h, w_h, beta_c). The individual protocol is left out: there
     the corrected description is the exact pair (docs/physics.md §7)."""
     if "eps_traj_corr" not in data.summary:
         return {}
@@ -542,14 +538,15 @@ def corrected_curves(data: SweepData) -> dict[tuple[tuple[float, ...], int], NDA
         if str(data.column("protocol")[r]) != "collective" or \
                 not np.isfinite(data.column("eps_traj")[r]):
             continue
-        bath = tuple(float(data.column(k)[r]) for k in BATH_COLUMNS)
+        ratio = float(data.column("gamma_c")[r]) / float(data.column("gamma_h")[r])
+        bath = (round(ratio, 9), float(data.column("wh")[r]), float(data.column("beta_c")[r]))
         group = (bath, int(data.column("n_batteries")[r]))
         out[group] = np.append(out.get(group, np.array([], dtype=np.intp)), r)
     return out
 
 
 def bath_text(bath: tuple[float, ...]) -> str:
-    """'Gamma_c/Gamma_h = r, w_h = ., beta_c = .' of a BATH_COLUMNS tuple."""
+    """'Gamma_c/Gamma_h = r, w_h = ., beta_c = .' of a corrected_curves bath."""
     r, wh, beta_c = bath
     return rf"$\Gamma_c/\Gamma_h = {r:g}$, $\omega_h = {wh:g}$, $\beta_c = {beta_c:g}$"
 
@@ -564,7 +561,8 @@ def fig_corrected(source: SweepData | Path | str) -> Figure:
     sizes = sorted({n for _, n in curves})
     colors = dict(zip(sizes, _colors(len(sizes)), strict=True))
     measures = ("eps_traj", "eps_tau")
-    fig, axes = _new_figure(len(baths), len(measures), width=4.0, height=3.3)
+    fig, axes = _new_figure(len(baths), len(measures), width=4.0 if len(baths) > 1 else 6.5,
+                            height=3.3)
     legend: dict[str, Any] = {}
     for c, bath in enumerate(baths):
         for r, measure in enumerate(measures):
@@ -594,8 +592,7 @@ def fig_corrected(source: SweepData | Path | str) -> Figure:
     fig.legend(handles, [h.get_label() for h in handles], loc="outside right center",
                fontsize="x-small")
     every = np.concatenate(list(curves.values())) if curves else np.array([], dtype=np.intp)
-    fig.suptitle(_title(data, every, "Eq. 8 and the corrected description against the exact "
-                        r"model, vs $\kappa$ (Eq. 7)"))
+    fig.suptitle(_title(data, every, "Errors of Eq. 8 and of the corrected description (§7)"))
     return fig
 
 
@@ -827,6 +824,58 @@ def tau_ratio_mic_eff_data(data: SweepData) -> dict[str, Any]:
     return out
 
 
+def speed_up_large_data(data: SweepData) -> dict[float, dict[str, tuple[FloatArray, FloatArray]]]:
+    """tau_1/tau_N by fixed coupling g and description ('mic', 'eff', 'corr'): (N, ratio), each
+    from the rows where that description's tau is finite, tau_1 from its own N = 1 row (a
+    description without one is left out). Files read together may repeat an N: the first counts."""
+    out: dict[float, dict[str, tuple[FloatArray, FloatArray]]] = {}
+    rows = data.rows(sort_by="n_batteries", protocol="collective")
+    g = data.column("g").astype(float)
+    for value in sorted({round(float(g[r]), 12) for r in rows}):
+        group = [r for r in rows if abs(g[r] - value) <= 1e-9 * value]
+        out[value] = {}
+        for kind in ("mic", "eff", "corr"):
+            n_seen: dict[int, float] = {}
+            for r in group:
+                tau = float(data.column(f"tau_{kind}")[r])
+                n = int(data.column("n_batteries")[r])
+                if math.isfinite(tau) and n not in n_seen:
+                    n_seen[n] = tau
+            if 1 in n_seen and len(n_seen) > 1:
+                n_arr = np.array(sorted(n_seen), dtype=float)
+                tau_arr = np.array([n_seen[int(k)] for k in n_arr])
+                out[value][kind] = (n_arr, n_seen[1] / tau_arr)
+    return out
+
+
+def fig_speed_up_large(source: SweepData | Path | str) -> Figure:
+    """tau_1/tau_N (Eq. 17) vs N at fixed g: Eq. 8 (line), the corrected description (dashed,
+    open squares; docs/physics.md §7) to N = 1000 where it is stable, and the exact model (dots)
+    where the files have it, one colour per g."""
+    from matplotlib.ticker import ScalarFormatter
+
+    data = _as_data(source)
+    curves = speed_up_large_data(data)
+    fig, (ax,) = _new_figure(1, width=8.0, height=4.6)
+    styles = {"eff": dict(ls="-", marker="none"),
+              "corr": dict(ls="--", marker="s", mfc="none", ms=4),
+              "mic": dict(ls="none", marker="o", ms=6)}
+    names = {"eff": "Eq. 8", "corr": "corrected (§7)", "mic": "exact"}
+    for color, (g, by_kind) in zip(_colors(len(curves)), curves.items(), strict=True):
+        for kind, (n, ratio) in by_kind.items():
+            _plot(ax, n, ratio, f"tau_1/tau_{kind}:g={g:g}", color=color,
+                  label=f"{names[kind]}, $g = {g:.3g}$", **styles[kind])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.set_xlabel(LABELS["N"])
+    ax.set_ylabel(LABELS["tau_ratio"])
+    fig.legend(loc="outside right center", fontsize="x-small")
+    fig.suptitle("Charging speed-up at fixed coupling g, exact to N = 40, corrected and Eq. 8 "
+                 f"beyond\n[{data.name}]", fontsize="medium")
+    return fig
+
+
 def fig_tau_ratio_mic_eff(source: SweepData | Path | str) -> Figure:
     """tau_1/tau_N vs N (Eq. 17), microscopic and effective, at the file's fixed g or kappa.
 
@@ -902,6 +951,15 @@ def _supports_corrected(data: SweepData) -> bool:
                for rows in corrected_curves(data).values())
 
 
+def _supports_speed_up_large(data: SweepData) -> bool:
+    """N swept beyond the exact solvers (N >= 100) at fixed g, with the corrected description."""
+    if "n_batteries" not in data.swept or "tau_corr" not in data.summary:
+        return False
+    rows = data.rows(protocol="collective")
+    return bool(rows.size) and data.column("n_batteries")[rows].max() >= 100 and \
+        any("corr" in kinds for kinds in speed_up_large_data(data).values())
+
+
 def _supports_tau_ratio_mic_eff(data: SweepData) -> bool:
     if not data.has_microscopic() or "n_batteries" not in data.swept:
         return False
@@ -950,6 +1008,7 @@ FIGURES: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path
     "boundary": (_supports_boundary, fig_boundary),
     "speed_up": (_supports_speed_up, fig_speed_up),
     "corrected": (_supports_corrected, fig_corrected),
+    "speed_up_large": (_supports_speed_up_large, fig_speed_up_large),
 }
 
 

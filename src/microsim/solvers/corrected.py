@@ -15,8 +15,9 @@ independent given the battery level), whose error enters the energy at fourth or
 coupling. Eq. 8 is the adiabatic elimination of C with the P_a held at Eq. 3, so the
 description reduces to it as kappa -> 0. It is not of Lindblad form: positivity is checked along
 every trajectory (the 2 x 2 blocks [[P_1(m), C(m)], [C(m), P_0(m+1)]] of the engine-battery state
-and the populations), and where N kappa^2 grows (past about 1 at the paper's point) the closed
-hierarchy can become unstable; the comparison then reports NaN with the reason.
+and the populations; a violation is reported, not hidden), and where N kappa^2 grows (past about
+1 at the paper's point) the closed hierarchy can become unstable: the run stops and the
+comparison reports NaN with the reason.
 
 The unknowns are stored level by level (6 (N + 1) numbers), so the generator couples only
 neighbouring levels: its Jacobian is banded (11 diagonals each side) and computed exactly
@@ -66,8 +67,8 @@ _P, _Z, _C, _Y = slice(0, 3), 3, 4, 5
 #: w_a -> Eq. 3 there. It moves w_a by at most REGULARIZATION / p_m.
 REGULARIZATION = 1e-12
 
-#: A trajectory whose most negative block eigenvalue or population is below this is reported
-#: as not positive (the integration tolerance allows |negative| ~ atol).
+#: A trajectory whose most negative block eigenvalue or population is below this is reported as
+#: violating positivity (the integration tolerance allows |negative| ~ atol).
 POSITIVITY_TOL = 1e-7
 
 #: A population below -BLOW_UP stops the integration: the closed hierarchy is unstable there.
