@@ -86,13 +86,18 @@ def test_console_script_exits_2_without_traceback():
 
 
 def test_method_effective_skips_the_microscopic_model(capsys):
-    """N = 1000 is far beyond any microscopic solver; Eq. 8 alone still gives E_ss = N e_N."""
+    """N = 1000 is far beyond any microscopic solver; Eq. 8 alone still gives E_ss = N e_N, and
+    the corrected description (stable here: N kappa^2 = 0.1) its own tau and E_ss = N e_N."""
     from microsim import closed_forms as cf
 
-    main(["run", "--N", "1000", *EFFECTIVE, "--method", "effective", "--points", "101", "--json"])
+    weak = ["--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.01"]
+    main(["run", "--N", "1000", *weak, "--method", "effective", "--points", "101", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["figures"]["E_ss_mic"] is None and out["figures"]["eps_traj"] is None
     assert out["figures"]["E_ss_eff"] == pytest.approx(1000 * cf.capacity(1000, -0.8), rel=1e-10)
+    assert out["corr_status"] == "ok" and out["figures"]["eps_traj_corr"] is None
+    assert out["figures"]["E_ss_corr"] == pytest.approx(out["figures"]["E_ss_eff"], rel=1e-10)
+    assert out["figures"]["tau_corr"] == pytest.approx(out["figures"]["tau_eff"], rel=0.05)
 
 
 @pytest.mark.parametrize("argv", [

@@ -767,8 +767,9 @@ def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
 
 
 def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
-    """Charging curves <H_B>(t)/(N w0), microscopic (solid) against Eq. 8 (dashed), for a few kappa
-    at one N, and their difference; its maximum over t is eps_traj (docs/physics.md §3).
+    """Charging curves <H_B>(t)/(N w0), microscopic (solid) against Eq. 8 (dashed) and, where the
+    file has it, the corrected description (dotted, docs/physics.md §7), for a few kappa at one N,
+    and their differences; the maximum over t is eps_traj (docs/physics.md §3).
 
     Time in units of Eq. 8's charging time tau_eff (the same for every kappa at fixed effective
     dynamics) on a log axis: at kappa = 1 the microscopic charging takes 30-100 tau_eff, and on a
@@ -777,6 +778,7 @@ def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
     n, protocol, rows = mic_vs_eff_rows(data)
     fig, (ax, ax_d) = _new_figure(2, width=5.2)
     legend: dict[str, Any] = {}
+    corrected = False
     for color, r in zip(_colors(rows.size), rows, strict=True):
         r = int(r)
         key = str(data.column("key")[r])
@@ -790,8 +792,18 @@ def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
         _plot(ax, t[show], eff[show], f"energy_eff@{key}", color=color, ls="--")
         legend.setdefault(label, ax.lines[-2])
         _plot(ax_d, t[show], (mic - eff)[show], f"energy_mic-energy_eff@{key}", color=color)
+        corr = _series_or_none(data, r, "energy_corr")
+        if corr is not None and np.isfinite(corr).all():
+            corr = corr / (n * w0)
+            _plot(ax, t[show], corr[show], f"energy_corr@{key}", color=color, ls=":")
+            _plot(ax_d, t[show], (mic - corr)[show], f"energy_mic-energy_corr@{key}",
+                  color=color, ls=":")
+            corrected = True
     legend["microscopic"] = ax.plot([], [], color="0.3", label="microscopic", gid="key:mic")[0]
     legend["Eq. 8"] = ax.plot([], [], color="0.3", ls="--", label="Eq. 8", gid="key:eff")[0]
+    if corrected:
+        legend["corrected (§7)"] = ax.plot([], [], color="0.3", ls=":", label="corrected (§7)",
+                                           gid="key:corr")[0]
     ax.set_ylabel(LABELS["energy"])
     ax_d.set_ylabel(r"$(\langle H_B\rangle_{\rm mic} - \langle H_B\rangle_{\rm eff})/(N w_0)$")
     ax_d.axhline(0.0, color="0.5", lw=0.8, gid="guide:zero")
@@ -801,6 +813,14 @@ def fig_mic_vs_eff(source: SweepData | Path | str) -> Figure:
     fig.legend(list(legend.values()), list(legend), loc="outside right center", fontsize="small")
     fig.suptitle(_title(data, rows, f"Microscopic vs effective charging, $N = {n}$, {protocol}"))
     return fig
+
+
+def _series_or_none(data: SweepData, row: int, name: str) -> FloatArray | None:
+    """A point's series, or None where the file predates it (schema < 1.4 for the _corr ones)."""
+    try:
+        return data.array(row, name)
+    except (KeyError, ValueError):
+        return None
 
 
 def tau_ratio_mic_eff_data(data: SweepData) -> dict[str, Any]:
