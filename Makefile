@@ -54,7 +54,7 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 
 results: figures study corrected  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
-		$(STUDY) runs/corrected.h5 runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
+		$(STUDY) runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json (hours; the N = 60 row: 36 min at kappa = 0.01, the 1-hour limit at 0.1)

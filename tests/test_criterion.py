@@ -83,7 +83,8 @@ def test_collapse_table_from_a_sweep_with_unequal_baths(tmp_path):
 
 
 def test_criterion_figure_plots_the_file(tmp_path):
-    """microsim plot draws the criterion figure (and not the one-bath error figures) for a sweep
+    """microsim plot draws the criterion figure (and not the one-bath error figures, but the
+    corrected description's, one column per bath) for a sweep
     over baths and kappa; every plotted point is a (variable, eps_traj) pair of a row of the file,
     one line per bath configuration in each of the three panels."""
     pytest.importorskip("matplotlib")
@@ -91,7 +92,7 @@ def test_criterion_figure_plots_the_file(tmp_path):
 
     out = bath_sweep(tmp_path, "[0.2, 1.0, 5.0]", "[0.01, 0.03]")
     data = load(out)
-    assert supported_figures(data) == ["criterion"]
+    assert supported_figures(data) == ["criterion", "corrected"]  # corrected: a column per bath
     fig = FIGURES["criterion"][1](data)
     rows = data.rows()
     for ax, variable in zip(fig.axes, criterion.VARIABLES, strict=True):
