@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microsim.comparison import _corrected
+from microsim.comparison import run_corrected
 from microsim.dataset import open_sweep
 from microsim.params import ModelParams
 from microsim.refinement import measurement_grid
@@ -51,7 +51,7 @@ def measure(path: str) -> list[dict[str, float | int | str]]:
         mic, eff = data.array(r, "energy_mic"), data.array(r, "energy_eff")
         grid, keep = measurement_grid(t, p.gamma_01)
         start = time.perf_counter()
-        cor = _corrected(p, grid, keep, options, _energy(p), 1e-3)
+        cor = run_corrected(p, grid, keep, options, _energy(p), 1e-3)
         wall = time.perf_counter() - start
         tau_mic = float(data.column("tau_mic")[r])
         row: dict[str, float | int | str] = {

@@ -36,10 +36,12 @@ from microsim.thermodynamics import Thermodynamics, thermodynamics, thermodynami
 __all__ = [
     "FIGURES",
     "Comparison",
+    "CorrectedRun",
     "compare",
     "compare_until_charged",
     "default_time_grid",
     "effective_charging_time",
+    "run_corrected",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -241,7 +243,7 @@ def compare(
 
 
 @dataclass
-class _Corrected:
+class CorrectedRun:
     """The corrected description of one problem on the measurement grid, or why it failed."""
 
     status: str = "not computed"
@@ -252,14 +254,15 @@ class _Corrected:
     tau: float = math.nan
 
 
-def _corrected(q: ModelParams, grid: FloatArray, keep: NDArray[np.bool_], options: SolverOptions,
-               energy: Callable[[FloatArray], float], epsilon: float) -> _Corrected:
+def run_corrected(q: ModelParams, grid: FloatArray, keep: NDArray[np.bool_],
+                  options: SolverOptions, energy: Callable[[FloatArray], float],
+                  epsilon: float) -> CorrectedRun:
     """Run solvers/corrected on the solved problem q; its failures are reported, not raised: an
     unstable run leaves no trajectory (NaN figures), a positivity violation beyond
     POSITIVITY_TOL keeps the figures and says so in the status."""
     from microsim.solvers import corrected
 
-    out = _Corrected()
+    out = CorrectedRun()
     try:
         out.traj, out.prop = corrected.trajectory(q, grid, options, keep,
                                                   lambda _k, x, _pops: out.states.append(x))
@@ -292,7 +295,7 @@ def _compare(p: ModelParams, t: FloatArray, method: str, options: SolverOptions,
 
     crossing = _first_crossing(eff_states, energy, eff_ss.energy, epsilon)
     tau_eff = refine_crossing(energy, eff_prop, crossing, grid)
-    cor = _corrected(q, grid, keep, options, energy, epsilon)
+    cor = run_corrected(q, grid, keep, options, energy, epsilon)
     maxima = {"eff": [math.nan, math.nan], "corr": [math.nan, math.nan]}
     if method == "effective":  # nothing to compare with (and N may be 10^5)
         mic, mic_ss = _not_computed(eff), _not_computed_ss(eff_ss)
