@@ -44,7 +44,7 @@ study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and tempe
 	$(VENV)/bin/microsim sweep configs/criterion_n40.yaml
 	for f in $(STUDY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 
-corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against the exact model, and N to 1000 (25 min)
+corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against the exact model, and N to 1000 (10 min: 8.4 + 0.5 + 1 measured)
 	$(VENV)/bin/microsim sweep configs/corrected.yaml
 	$(VENV)/bin/microsim sweep configs/speed_up_check.yaml
 	$(VENV)/bin/microsim sweep configs/speed_up_large.yaml
