@@ -155,3 +155,23 @@ def test_continuing_from_a_returned_state_reads_off_the_same_space():
         assert np.linalg.norm(x - exact) <= 1e-8 * np.linalg.norm(x0)
     list(propagation.states(states[3].copy(), fine))
     assert system.stats["solves"] > solves
+
+
+def test_cost_model_follows_the_measured_iterations():
+    """'auto' must not hand Krylov a point where its GMRES iterations explode (an N = 40,
+    kappa = 0.215 sweep point ran for hours by Krylov): the estimate grows with N at fixed
+    kappa_01, reproduces the N = 12 measurements it is built on, and against Chebyshev's plan
+    picks Krylov at small kappa and Chebyshev at kappa >= 0.215 for N = 40."""
+    n12 = [symmetric.krylov_products(k, 12) / symmetric.KRYLOV_ITERATION_PRODUCTS
+           for k in symmetric.KRYLOV_TABLE_KAPPA_01]
+    assert np.allclose(n12, symmetric.KRYLOV_TABLE_ITERATIONS, rtol=1e-3)
+    estimates = [symmetric.krylov_products(0.52, n) for n in (10, 20, 30, 40)]
+    assert np.all(np.diff(estimates) > 0)
+    measured = np.array([1012, 2184, 3876, 6460]) * symmetric.KRYLOV_ITERATION_PRODUCTS
+    assert np.all(np.abs(np.log(estimates / measured)) < np.log(1.5))
+    t = np.linspace(0.0, 2.4, 401)
+    for kappa, expected in ((0.01, "krylov"), (0.2154, "chebyshev"), (1.0, "chebyshev")):
+        p = ModelParams.from_effective(-0.8, 0.1, kappa, 40, n_engines=40)
+        cheb = symmetric.chebyshev_products(symmetric.spectral_bounds(p), t, 1e-11)
+        choice = "krylov" if symmetric.krylov_products(p.kappa_01, 40) < cheb else "chebyshev"
+        assert choice == expected, kappa
