@@ -52,7 +52,10 @@ class ImplicitSystem:
     ``bath_inverse(sigma)`` returns (sigma - L_bath)^{-1} (symmetric.BathSolve: on vectors, and
     per group of storage rows ``groups``, where Z_ad is formed);
     ``slow`` is Z (n x s, L_bath Z = 0), ``slow_dual`` is Y (s x n, Y L_bath = 0, Y Z = 1);
-    ``stats`` counts shifts, solves and GMRES iterations.
+    ``stats`` counts shifts, solves and GMRES iterations; ``sectors`` (optional) gives each
+    unknown's number of engine coherences c where the bath part of L is exactly its blocks and the
+    rest changes c by one, which lets solvers/schur.py solve real shifts by CG; ``cache`` keeps
+    what later solves share.
     """
 
     generator: sp.csr_matrix
@@ -61,6 +64,8 @@ class ImplicitSystem:
     slow: sp.csr_matrix
     slow_dual: sp.csr_matrix
     stats: dict[str, float] = field(default_factory=dict)
+    sectors: NDArray[np.int64] | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dual_generator = sp.csr_matrix(self.slow_dual @ self.generator)  # Y L

@@ -29,8 +29,9 @@ import scipy.linalg as sla
 from numpy.typing import NDArray
 
 from microsim.resources import available_memory
-from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve
+from microsim.solvers.implicit import ImplicitSystem
 from microsim.solvers.linear import IntegrationError
+from microsim.solvers.schur import shifted_solve
 
 __all__ = ["GAMMA_FRACTION", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states",
            "memory_dimension"]
@@ -173,7 +174,7 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
         return Window(x0[None, :] / max(beta, 1.0), np.zeros((1, 1)), max(beta, 1.0),
                       max(float(s[-1]), 0.0))
     gamma = GAMMA_FRACTION * float(s[-1])
-    solve = ShiftedSolve(system, 1.0 / gamma, SOLVE_FACTOR * tol)
+    solve = shifted_solve(system, 1.0 / gamma, SOLVE_FACTOR * tol)
     limit = memory_dimension(x0.size)
     basis = np.empty((limit + 1, x0.size))  # pages are committed as the vectors are written
     hess = np.zeros((limit + 1, limit))

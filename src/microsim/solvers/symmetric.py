@@ -645,19 +645,24 @@ def symmetric_solver_bytes(p: ModelParams, steady: bool = True) -> int:
     known). A propagation adds the 31 vectors of a stage-solve GMRES and KRYLOV_VECTORS of a
     Krylov space: a space may grow to krylov.MAX_DIMENSION + 1, but
     krylov.memory_dimension halves the window instead when the memory does not hold that many
-    (the 121-point curves of make bench took 20-76). Measured peaks (steady state,
+    (the 121-point curves of make bench took 20-76); without a battery environment the CG solves
+    of solvers/schur.py hold a second copy of the generator (its blocks by parity of c), and
+    finding their weights a transpose for a while. Measured peaks (steady state,
     /usr/bin/time): 1.05 GB at N = M = 30 (estimate 1.14 GB), 4.16 GB at N = M = 40 (estimate
     4.21 GB); propagation at N = M = 40: 1.8-2.9 GiB in make bench.
     """
     size = unknowns(p.n_engines, p.n_batteries)
     build = size * (12 * 28 + 2 * 14 * 8)
+    generator = size * 12 * 12
     if not steady:
         vectors = 31 + KRYLOV_VECTORS
+        if p.gamma_env == 0:
+            generator *= 2
     elif p.gamma_env > 0:
         vectors = min(GMRES_RESTART, size) + 4
     else:
         vectors = 4
-    return int(size * 12 * 12 + max(build, size * 8 * vectors) + 50 * 2**20)
+    return int(generator + max(build, size * 8 * vectors) + 50 * 2**20)
 
 
 def engine_battery_coherences(p: ModelParams, space: SymmetricSpace, x: FloatArray
@@ -722,7 +727,10 @@ def implicit_system(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
     slow = sp.csr_matrix((weights, (diag, space.m[diag])), shape=(space.size, n))
     dual = sp.csr_matrix((np.ones(diag.size), (space.m[diag], diag)), shape=(n, space.size))
     bath = bath or BathBlocks.build(p, space)
-    return ImplicitSystem(gen, bath.inverse, bath.bounds, slow, dual)
+    # A battery environment moves m within a sector, so the bath blocks no longer invert the
+    # sector-keeping part of L (solvers/schur.py needs that).
+    sectors = None if p.gamma_env > 0 else space.counts[:, U10] + space.counts[:, U01]
+    return ImplicitSystem(gen, bath.inverse, bath.bounds, slow, dual, sectors=sectors)
 
 
 #: The implicit propagation starts after this many e-folds of the slowest fast rate (fast_rate):
@@ -735,25 +743,29 @@ HEAD_DECAYS = 25.0
 #: tolerances, so that the default rtol 1e-8 gives about 1e-9 in E/N (tests/test_implicit.py).
 IMPLICIT_TOLERANCE_FACTOR = 100.0
 
-#: Cost model of 'auto', in sparse real products with L. The GMRES iterations of a Krylov curve
-#: grow as the time scales merge, because the preconditioner inverts the baths and the slow
-#: manifold but not the coherent engine-battery exchange, whose preconditioned spectrum reaches
-#: |Im| ~ 4.5 kappa sqrt(N) (docs/performance.md). Measured at N = 12, paper point: 225, 1216,
-#: 5011 and 53835 iterations at kappa_01 = 0.052, 0.52, 1.04, 1.56 (kappa = 0.01, 0.1, 0.2, 0.3).
-#: Other N enter through x = kappa_01 (N / 12)^KRYLOV_N_EXPONENT: at kappa = 0.1 the measured
-#: 1012, 2184, 3876, 6460 iterations at N = 10, 20, 30, 40 are matched within 25 % with 0.65
-#: (kappa_01 alone underestimated N = 40 by 5x, and an N = 40, kappa = 0.215 sweep point took
-#: Krylov and ran for hours). log(iterations) is interpolated linearly in x and extrapolated with
-#: the end slopes. kappa_01 = g_e N'/gamma_01 is the variable rather than kappa because it
-#: follows other baths: at beta_c w_c = 4, N = 12, kappa = 0.215 (kappa_01 = 7.4) the Krylov
-#: solves stalled and the curve took 21.6 s against 2.4 s for Chebyshev. An iteration costs one
-#: product, the bath blocks and the Arnoldi update, about KRYLOV_ITERATION_PRODUCTS products
-#: (measured 7 at N = 12, 3.3 at N = 30).
-KRYLOV_TABLE_KAPPA_01 = (0.052, 0.52, 1.04, 1.56)
-KRYLOV_TABLE_ITERATIONS = (225, 1216, 5011, 53835)
+#: Cost model of 'auto', in sparse real products with L. The CG iterations of a Krylov curve
+#: (solvers/schur.py) grow as the time scales merge, because the preconditioner inverts the baths
+#: and the slow manifold but not the coherent engine-battery exchange, whose preconditioned
+#: spectrum reaches 1 + a^2, a ~ 4.5 kappa sqrt(N) (docs/performance.md). Measured on 121-point
+#: curves over 3 tau_eff at N = 12, paper point: 85, 603, 1482, 6300 and 9169 iterations at
+#: kappa_01 = 0.052, 0.52, 1.04, 1.56, 2.08 (kappa = 0.01, 0.1, 0.2, 0.3, 0.4). Other N enter
+#: through x = kappa_01 (N / 12)^KRYLOV_N_EXPONENT: with 0.8 the measured 494, 1039, 1709 at
+#: kappa = 0.1, N = 10, 20, 30 and 7890, 13527 at N = 20, kappa = 0.2, 0.3 are matched within
+#: 20 % (kappa_01 alone, the model before, underestimated N = 40 by 5x: an N = 40,
+#: kappa = 0.215 sweep point took Krylov and ran for hours). log(iterations) is interpolated
+#: linearly in x and extrapolated with the end slopes. kappa_01 = g_e N'/gamma_01 rather than
+#: kappa because it follows other baths: at beta_c w_c = 4, N = 12, kappa = 0.215
+#: (kappa_01 = 7.4) the Krylov solves stalled. An iteration costs one product with each
+#: off-diagonal block of L, the bath blocks twice and the coarse level, about
+#: 2.5 products (measured 2.6 at N = 12, 2 at N = 40).
+#: With a battery environment the solves are GMRES (solvers/implicit.py), measured the same way
+#: before CG: 225, 1216, 5011, 53835 iterations at the first four kappa_01, N exponent 0.65
+#: (N = 10-40 at kappa = 0.1 within 25 %), about 5 products per iteration.
+KRYLOV_COST = {
+    "cg": ((0.052, 0.52, 1.04, 1.56, 2.08), (85, 603, 1482, 6300, 9169), 0.8, 2.5),
+    "gmres": ((0.052, 0.52, 1.04, 1.56), (225, 1216, 5011, 53835), 0.65, 5.0),
+}
 KRYLOV_TABLE_N = 12
-KRYLOV_N_EXPONENT = 0.65
-KRYLOV_ITERATION_PRODUCTS = 5.0
 #: The Krylov space is converged to this factor times options.atol relative to |x0|, as Radau's
 #: tolerances (the energy error then measures 3e-10 to 7e-10 in E/(N w0), tests/test_krylov.py).
 KRYLOV_TOLERANCE_FACTOR = 100.0
@@ -790,20 +802,20 @@ def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float,
     return int(total)
 
 
-def krylov_products(kappa_01: float, n_batteries: int) -> int:
+def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg") -> int:
     """The cost model's estimate of one Krylov propagation, in sparse products: independent of
     the grid and of ||L||, growing with kappa_01 (params.kappa_01) and N as the preconditioner
-    weakens (the table above)."""
-    x = kappa_01 * (n_batteries / KRYLOV_TABLE_N) ** KRYLOV_N_EXPONENT
-    xs = np.asarray(KRYLOV_TABLE_KAPPA_01)
-    logs = np.log(np.asarray(KRYLOV_TABLE_ITERATIONS, dtype=float))
+    weakens (KRYLOV_COST of the ``solves``: 'cg', or 'gmres' with a battery environment)."""
+    knots, iterations, exponent, products = KRYLOV_COST[solves]
+    x = kappa_01 * (n_batteries / KRYLOV_TABLE_N) ** exponent
+    xs, logs = np.asarray(knots), np.log(np.asarray(iterations, dtype=float))
     if x <= xs[0]:
         log_iterations = logs[0]
     elif x >= xs[-1]:
         log_iterations = logs[-1] + (x - xs[-1]) * (logs[-1] - logs[-2]) / (xs[-1] - xs[-2])
     else:
         log_iterations = float(np.interp(x, xs, logs))
-    return int(min(math.exp(log_iterations), 1e15) * KRYLOV_ITERATION_PRODUCTS)
+    return int(min(math.exp(log_iterations), 1e15) * products)
 
 
 def propagator(p: ModelParams, options: SolverOptions | None = None,
@@ -862,7 +874,9 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
             cheb = chebyshev_products(bounds, t, options.atol, plan)
         except IntegrationError:
             return "krylov"
-        return "krylov" if krylov_products(p.kappa_01, p.n_batteries) < cheb else "chebyshev"
+        solves = "gmres" if p.gamma_env > 0 else "cg"  # as implicit_system's sectors
+        krylov_cost = krylov_products(p.kappa_01, p.n_batteries, solves)
+        return "krylov" if krylov_cost < cheb else "chebyshev"
 
     def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         done, x = 0, np.array(x0, dtype=float)

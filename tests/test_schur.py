@@ -1,0 +1,117 @@
+"""CG on the even Schur complement (solvers/schur.py): the structure it rests on, checked on the
+assembled generator, and its solves against dense linear algebra.
+
+The structure: a diagonal D > 0 makes the bath part of L symmetric and the coupling part
+antisymmetric. That is a property of the model (detailed balance of each engine's baths on the
+chain 0 - 2 - 1, Hermitian coupling), so it is checked for unequal baths, other gaps and
+temperatures, M != N and both engine starts, not only at the paper's point; a battery
+environment leaves the solve to GMRES.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from conftest import paper_point
+from microsim.solvers import schur, symmetric
+from microsim.solvers.implicit import ShiftedSolve
+
+UNEQUAL = {"gamma_ratio": 0.2, "wh": 4.0, "beta_c": 0.6}
+CASES = [(3, 3, 0.1, {}), (4, 2, 0.05, UNEQUAL), (2, 4, 0.3, {"gamma_ratio": 5.0, "wh": 2.5}),
+         (3, 3, 0.02, {"engine_init": "ground", "beta_c": 2.0})]
+
+
+def system_of(p):
+    space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
+    gen = symmetric.generator(p, space)
+    return space, gen, symmetric.implicit_system(p, space, gen)
+
+
+@pytest.mark.parametrize(("n", "m", "kappa", "extra"), CASES)
+def test_weights_make_bath_symmetric_and_coupling_antisymmetric(n, m, kappa, extra):
+    """On the dense generator, entry by entry: (D L_bath)_ij = (D L_bath)_ji and (D L_V)_ij =
+    -(D L_V)_ji, where L_bath keeps the number of engine coherences c and L_V changes it (to
+    1e-12 of the pair, round-off of the weights' logarithms); and L_V changes c by one."""
+    p = paper_point(n, kappa, n_engines=m, **extra)
+    _, gen, system = system_of(p)
+    logs = schur.log_weights(gen, system.sectors)
+    assert logs is not None
+    dense = gen.toarray()
+    c = system.sectors
+    keeps = c[:, None] == c[None, :]
+    scaled = np.exp(logs - logs.max())[:, None] * dense
+    bath, coupling = np.where(keeps, scaled, 0.0), np.where(keeps, 0.0, scaled)
+    assert np.all(np.abs(bath - bath.T) <= 1e-12 * (np.abs(bath) + np.abs(bath.T)))
+    assert np.all(np.abs(coupling + coupling.T) <= 1e-12 * (np.abs(coupling) + np.abs(coupling.T)))
+    assert np.count_nonzero(coupling) > 0 and np.count_nonzero(bath - np.diag(np.diag(bath))) > 0
+    assert np.all(np.abs(c[:, None] - c[None, :])[dense != 0] <= 1)
+
+
+def test_no_weights_for_a_generator_without_the_structure():
+    """A generator whose coupling is not antisymmetric under any D (one entry's sign flipped)
+    or whose pattern is not symmetric gets None, not wrong weights."""
+    p = paper_point(2, 0.1)
+    _, gen, system = system_of(p)
+    coo = sp.coo_matrix(gen)
+    crossing = np.flatnonzero(system.sectors[coo.row] != system.sectors[coo.col])[0]
+    flipped = coo.data.copy()
+    flipped[crossing] *= -1.0
+    assert schur.log_weights(sp.csr_matrix((flipped, (coo.row, coo.col)), shape=gen.shape),
+                             system.sectors) is None
+    one_way = sp.csr_matrix(gen, copy=True)
+    one_way[coo.row[crossing], coo.col[crossing]] = 0.0
+    one_way.eliminate_zeros()
+    assert schur.log_weights(one_way, system.sectors) is None
+
+
+@pytest.mark.parametrize(("n", "m", "kappa", "extra"), CASES)
+def test_solve_matches_dense_solve(n, m, kappa, extra):
+    """(sigma - L) x = b against numpy's dense solve, for shifts from the slow rate to beyond the
+    bath rates and a right-hand side with every entry populated: the relative residual is below
+    the requested 1e-11 and x agrees to 1e-9 (the system's condition number is about
+    gamma_01 / sigma, at most 1e3 here)."""
+    p = paper_point(n, kappa, n_engines=m, **extra)
+    _, gen, system = system_of(p)
+    rng = np.random.default_rng(7)
+    b = rng.normal(size=gen.shape[0])
+    dense = gen.toarray()
+    for sigma in (1e-3 * p.gamma_01, 0.1, 10.0 * p.gamma_01):
+        solve = schur.shifted_solve(system, sigma, 1e-11)
+        assert isinstance(solve, schur.SchurSolve)
+        x = solve.solve(b)
+        a = sigma * np.eye(gen.shape[0]) - dense
+        assert np.linalg.norm(a @ x - b) <= 1.0001e-11 * np.linalg.norm(b)
+        exact = np.linalg.solve(a, b)
+        assert np.linalg.norm(x - exact) <= 1e-9 * np.linalg.norm(exact)
+    assert system.stats["cg_solves"] == 3
+
+
+@pytest.mark.parametrize(("n", "m", "kappa", "extra"), CASES[:2])
+def test_preconditioned_schur_complement_is_positive_and_self_adjoint(n, m, kappa, extra):
+    """D C is symmetric positive definite, and the preconditioned P C has a real spectrum in
+    [1, oo): what makes CG converge (1e-10 relative, round-off of the dense products)."""
+    p = paper_point(n, kappa, n_engines=m, **extra)
+    system = system_of(p)[2]
+    solve = schur.shifted_solve(system, 0.5, 1e-10)
+    size = solve.split.even.size
+    unit = np.eye(size)
+    c = np.column_stack([solve.product(unit[:, k]) for k in range(size)])
+    dc = solve.split.weights[:, None] * c
+    assert np.abs(dc - dc.T).max() <= 1e-10 * np.abs(dc).max()
+    assert np.linalg.eigvalsh(0.5 * (dc + dc.T)).min() > 0
+    pc = np.column_stack([solve.precondition(col) for col in c.T])
+    eig = np.linalg.eigvals(pc)
+    assert np.abs(eig.imag).max() <= 1e-10 * np.abs(eig).max()
+    assert eig.real.min() >= 1.0 - 1e-10
+
+
+def test_complex_shifts_and_battery_environment_go_to_gmres():
+    """Radau's complex shifts and a generator with a battery environment (which moves m inside
+    a sector, so the bath blocks do not invert it) are solved by GMRES."""
+    _, _, system = system_of(paper_point(2, 0.1))
+    assert isinstance(schur.shifted_solve(system, 0.5 + 0.5j, 1e-9), ShiftedSolve)
+    _, _, env = system_of(paper_point(2, 0.1).replace(gamma_env=0.05, beta_env=0.5))
+    assert env.sectors is None
+    assert isinstance(schur.shifted_solve(env, 0.5, 1e-9), ShiftedSolve)
