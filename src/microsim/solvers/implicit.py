@@ -25,7 +25,7 @@ blocks alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from microsim.solvers.linear import IntegrationError
 from microsim.solvers.radau import RADAU, radau_states
 
-__all__ = ["ImplicitSystem", "ShiftedSolve", "gmres", "implicit_states"]
+__all__ = ["ImplicitSystem", "ShiftedSolve", "gmres", "implicit_states", "solve_on_groups"]
 
 FloatArray = NDArray[np.float64]
 
@@ -89,17 +89,10 @@ class ShiftedSolve:
     def _dressed_slow_space(self) -> sp.csr_matrix:
         """Z_ad = Z + B^{-1} L Z (L_bath Z = 0), formed only on the groups that L Z reaches."""
         system = self.system
+        groups = [(index, lo, hi) for index, (lo, hi) in enumerate(system.groups)]
         driven = sp.csr_matrix(system.generator @ system.slow)
-        parts = []
-        for index, (lo, hi) in enumerate(system.groups):
-            rows = driven[lo:hi]
-            if rows.nnz == 0:
-                parts.append(sp.csr_matrix((hi - lo, driven.shape[1]), dtype=self.dtype))
-                continue
-            solved = self.bath.group(index, rows.toarray().astype(self.dtype))
-            solved[np.abs(solved) < 1e-300] = 0.0
-            parts.append(sp.csr_matrix(solved))
-        return sp.csr_matrix(system.slow.astype(self.dtype) + sp.vstack(parts, format="csr"))
+        return sp.csr_matrix(system.slow.astype(self.dtype)
+                             + solve_on_groups(self.bath, groups, driven, self.dtype))
 
     def precondition(self, r: NDArray) -> NDArray:
         system = self.system
@@ -128,6 +121,22 @@ class ShiftedSolve:
             raise IntegrationError(f"GMRES stage solve stalled at residual {residual:.1e} "
                                    f"(sigma = {self.sigma:.3g})")
         return x
+
+
+def solve_on_groups(bath: Any, groups: Iterable[tuple[int, int, int]], driven: sp.csr_matrix,
+                    dtype: type = float) -> sp.csr_matrix:
+    """The bath solve applied to the sparse columns ``driven``: for each (bath group, lo, hi), the
+    group's block inverse on rows lo:hi, dense only on the groups the columns reach."""
+    parts = []
+    for index, lo, hi in groups:
+        rows = driven[lo:hi]
+        if rows.nnz == 0:
+            parts.append(sp.csr_matrix((hi - lo, driven.shape[1]), dtype=dtype))
+            continue
+        solved = bath.group(index, rows.toarray().astype(dtype))
+        solved[np.abs(solved) < 1e-300] = 0.0
+        parts.append(sp.csr_matrix(solved))
+    return sp.vstack(parts, format="csr")
 
 
 def gmres(a_p: Callable[[NDArray], NDArray], precondition: Callable[[NDArray], NDArray],

@@ -37,7 +37,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 from numpy.typing import NDArray
 
-from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve
+from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve, solve_on_groups
 from microsim.solvers.linear import IntegrationError
 
 __all__ = ["SchurSolve", "log_weights", "shifted_solve"]
@@ -196,17 +196,7 @@ class SchurSolve:
     def _c_slow(self) -> sp.csr_matrix:
         """C Z, formed on the odd groups that L_oe Z reaches (as implicit's dressed space)."""
         split = self.split
-        driven = sp.csr_matrix(split.l_oe @ split.slow)
-        solved = []
-        for index, lo, hi in split.odd_groups:
-            rows = driven[lo:hi]
-            if rows.nnz == 0:
-                solved.append(sp.csr_matrix(rows.shape))
-                continue
-            block = self.bath.group(index, rows.toarray())
-            block[np.abs(block) < 1e-300] = 0.0
-            solved.append(sp.csr_matrix(block))
-        inner = sp.vstack(solved, format="csr")
+        inner = solve_on_groups(self.bath, split.odd_groups, sp.csr_matrix(split.l_oe @ split.slow))
         return sp.csr_matrix(self.a_ee @ split.slow - split.l_eo @ inner)
 
     def product(self, x: FloatArray) -> FloatArray:
