@@ -9,8 +9,9 @@ for every t of the window at once: the approximation is a rational function of L
 repeated pole, whose error bound depends on gamma/t and on m, not on ||L|| (van den Eshof and
 Hochbruck, SIAM J. Sci. Comput. 27, 1438 (2006)). The stiffness of the bath part therefore costs
 nothing in the number of vectors; it enters only through the solves with (1/gamma - L), which
-solvers/implicit.py does by GMRES with the bath blocks and the adiabatic slow space as
-preconditioner. A 121-point charging curve takes 20-36 solves at kappa = 0.01 and 44-76 at 0.1
+solvers/schur.py does by CG on a symmetric positive definite Schur complement (or, with a
+battery environment, solvers/implicit.py by GMRES), both preconditioned with the bath blocks and
+the adiabatic slow space. A 121-point charging curve takes 20-36 solves at kappa = 0.01 and 44-76 at 0.1
 (N = 10-40), against about 450 for Radau IIA on the same grid.
 
 Convergence is checked on the coefficients: V is orthonormal, so the state changes between m - 4

@@ -829,8 +829,9 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
       no step (kappa ~ 1) or a sub-step raises the growth alarm, Radau takes over from the last
       good state.
     * 'krylov': shift-and-invert Krylov (solvers/krylov.py), the whole grid from one space of a
-      few tens of vectors, each one preconditioned GMRES solve with (1/gamma - L); its cost is
-      set by the slow dynamics. If a solve stalls, Radau takes over from the last state.
+      few tens of vectors, each one solve with (1/gamma - L) by CG (solvers/schur.py; GMRES
+      with a battery environment); its cost is set by the slow dynamics. If a solve stalls,
+      Radau takes over from the last state.
     * 'implicit': Radau IIA with two-level preconditioned GMRES stage solves (solvers/implicit.py),
       about 150 steps of three solves for a 121-point curve; the times up to
       HEAD_DECAYS / fast_rate, where the initial transient lives, stay with Chebyshev. Slower
