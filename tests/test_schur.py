@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from conftest import paper_point
 from microsim.solvers import schur, symmetric
 from microsim.solvers.implicit import ShiftedSolve
+from microsim.solvers.linear import IntegrationError
 
 UNEQUAL = {"gamma_ratio": 0.2, "wh": 4.0, "beta_c": 0.6}
 CASES = [(3, 3, 0.1, {}), (4, 2, 0.05, UNEQUAL), (2, 4, 0.3, {"gamma_ratio": 5.0, "wh": 2.5}),
@@ -115,3 +116,25 @@ def test_complex_shifts_and_battery_environment_go_to_gmres():
     _, _, env = system_of(paper_point(2, 0.1).replace(gamma_env=0.05, beta_env=0.5))
     assert env.sectors is None
     assert isinstance(schur.shifted_solve(env, 0.5, 1e-9), ShiftedSolve)
+
+
+def test_every_cg_round_counts_and_a_stall_is_reported(monkeypatch):
+    """With CG cut to a few iterations per round the solve still reaches 1e-10 through its
+    restarts from the true residual, the last round included (MAX_ROUNDS rounds of 4 iterations
+    against about 10 needed here); with one iteration per round it raises instead of returning
+    a wrong x."""
+    p = paper_point(3, 0.1, **UNEQUAL)
+    _, gen, system = system_of(p)
+    b = np.random.default_rng(3).normal(size=gen.shape[0])
+    dense = 0.5 * np.eye(gen.shape[0]) - gen.toarray()
+    full = schur.shifted_solve(system, 0.5, 1e-10)
+    full.solve(b)
+    needed = system.stats["iterations"]
+    per_round = int(np.ceil(needed / schur.MAX_ROUNDS))
+    assert per_round < needed
+    monkeypatch.setattr(schur, "MAX_ITERATIONS", per_round)
+    x = schur.shifted_solve(system, 0.5, 1e-10).solve(b)
+    assert np.linalg.norm(dense @ x - b) <= 1.0001e-10 * np.linalg.norm(b)
+    monkeypatch.setattr(schur, "MAX_ITERATIONS", 1)
+    with pytest.raises(IntegrationError, match="stalled"):
+        schur.shifted_solve(system, 0.5, 1e-10).solve(b)
