@@ -227,7 +227,9 @@ def _ratio(eq8: float, corr: float) -> float:
 
 def _corrected(data: fg.SweepData) -> str:
     """Eq. 8's and the corrected errors at each kappa: the smallest improvement over every N and
-    bath, the fitted small-kappa slope of eps_traj_corr, and a table at TARGET_KAPPAS."""
+    bath, the fitted small-kappa slope of eps_traj_corr, and a table at TARGET_KAPPAS. A point
+    without corrected figures is unstable (its corr_status says so) or was stored before schema
+    1.4; the summary alone cannot tell which, so the text does not."""
     curves = fg.corrected_curves(data)
     every = np.concatenate(list(curves.values()))
     kappa = data.column("kappa").astype(float)
@@ -239,13 +241,14 @@ def _corrected(data: fg.SweepData) -> str:
         ok = [r for r in rows if np.isfinite(data.column("eps_traj_corr")[r])]
         failed = len(rows) - len(ok)
         if not ok:
-            worst.append(f"kappa = {_g(k, 3)}: unstable at all {len(rows)} points")
+            worst.append(f"kappa = {_g(k, 3)}: no corrected figures at any of {len(rows)} points")
             continue
         ratios = {m: min(_ratio(float(data.column(m)[r]), float(data.column(m + "_corr")[r]))
                          for r in ok) for m in ("eps_traj", "eps_tau")}
         text = (f"kappa = {_g(k, 3)}: at least {_g(ratios['eps_traj'], 3)}x (eps_traj) and "
                 f"{_g(ratios['eps_tau'], 3)}x (eps_tau)")
-        worst.append(text + (f", {failed} of {len(rows)} points unstable" if failed else ""))
+        worst.append(text + (f", {failed} of {len(rows)} points without corrected figures"
+                             if failed else ""))
     slopes = []
     engines = data.column("n_engines")
     for rows in curves.values():
