@@ -119,10 +119,11 @@ def test_complex_shifts_and_battery_environment_go_to_gmres():
 
 
 def test_every_cg_round_counts_and_a_stall_is_reported(monkeypatch):
-    """With CG cut to a few iterations per round the solve still reaches 1e-10 through its
-    restarts from the true residual, the last round included (MAX_ROUNDS rounds of 4 iterations
-    against about 10 needed here); with one iteration per round it raises instead of returning
-    a wrong x."""
+    """In double precision (the single-precision rounds switched off), with CG cut to a few
+    iterations per round the solve still reaches 1e-10 through its restarts from the true
+    residual, the last round included (MAX_ROUNDS rounds of 4 iterations against about 10
+    needed here); with one iteration per round it raises instead of returning a wrong x."""
+    monkeypatch.setattr(schur.SchurSolve, "_single", lambda self: None)
     p = paper_point(3, 0.1, **UNEQUAL)
     _, gen, system = system_of(p)
     b = np.random.default_rng(3).normal(size=gen.shape[0])
@@ -138,3 +139,51 @@ def test_every_cg_round_counts_and_a_stall_is_reported(monkeypatch):
     monkeypatch.setattr(schur, "MAX_ITERATIONS", 1)
     with pytest.raises(IntegrationError, match="stalled"):
         schur.shifted_solve(system, 0.5, 1e-10).solve(b)
+
+
+@pytest.mark.parametrize(("n", "m", "kappa", "extra"), CASES)
+def test_single_precision_operators_are_the_symmetrized_schur_complement(n, m, kappa, extra):
+    """The float32 product and preconditioner are S C S^{-1} and S P S^{-1} with S = D^{1/2}
+    (C and P from the double-precision solver, column by column), to 1e-6 of the largest entry
+    (float32 round-off, 6e-8, over a few terms per entry), and S C S^{-1} is symmetric to the
+    same accuracy although C itself is not (the weights span decades)."""
+    p = paper_point(n, kappa, n_engines=m, **extra)
+    _, _, system = system_of(p)
+    solve = schur.shifted_solve(system, 0.7, 1e-10)
+    assert solve.single is not None
+    size = solve.split.even.size
+    eye = np.eye(size)
+    scale = solve.split.single.scale_e
+    for double, single in ((solve.product, solve._product_single),
+                           (solve.precondition, solve._precondition_single)):
+        exact = np.array([double(e) for e in eye]).T * scale[:, None] / scale[None, :]
+        approx = np.array([single(e.astype(np.float32)) for e in eye]).T
+        peak = np.abs(exact).max()
+        assert np.abs(approx - exact).max() <= 1e-6 * peak
+        assert np.abs(approx - approx.T).max() <= 1e-6 * peak
+    c = np.array([solve.product(e) for e in eye]).T
+    assert np.abs(c - c.T).max() > 1e-3 * np.abs(c).max()  # the symmetry is S's doing
+
+
+def test_single_precision_rounds_reach_double_precision_accuracy(monkeypatch):
+    """A solve to 1e-10, far below float32's epsilon, is reached by single-precision rounds
+    alone, each refined from the residual in double precision (at least two rounds, since a round
+    aims at SINGLE_REDUCTION = 1e-5), and agrees with numpy's dense solve."""
+    p = paper_point(4, 0.05, n_engines=2, **UNEQUAL)
+    _, gen, system = system_of(p)
+    calls = {"single": 0, "double": 0}
+    single, double = schur.SchurSolve._cg_single, schur.SchurSolve._cg
+
+    def count(kind, method):
+        def wrapped(self, r, target):
+            calls[kind] += 1
+            return method(self, r, target)
+        return wrapped
+
+    monkeypatch.setattr(schur.SchurSolve, "_cg_single", count("single", single))
+    monkeypatch.setattr(schur.SchurSolve, "_cg", count("double", double))
+    b = np.random.default_rng(5).normal(size=gen.shape[0])
+    x = schur.shifted_solve(system, 0.3, 1e-10).solve(b)
+    dense = 0.3 * np.eye(gen.shape[0]) - gen.toarray()
+    assert np.linalg.norm(dense @ x - b) <= 1.0001e-10 * np.linalg.norm(b)
+    assert calls["single"] >= 2 and calls["double"] == 0

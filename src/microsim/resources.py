@@ -1,4 +1,5 @@
-"""Memory estimates of the solvers, checked before anything large is built."""
+"""Memory estimates of the solvers, checked before anything large is built, and the cores a solve
+may use."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ __all__ = [
     "check_memory",
     "full_solver_bytes",
     "full_steady_state_bytes",
+    "solver_threads",
 ]
+
+#: Environment variable with the number of threads one solve may use (a sweep that runs its
+#: points one per core sets it to 1 in its workers).
+THREADS_VARIABLE = "MICROSIM_THREADS"
 
 
 class ResourceError(MemoryError):
@@ -29,6 +35,18 @@ def available_memory() -> int:
     except OSError:
         pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def solver_threads() -> int:
+    """Threads one solve may use: MICROSIM_THREADS if set (at least 1), else the cores this
+    process may run on."""
+    value = os.environ.get(THREADS_VARIABLE, "")
+    if value.strip().isdigit():
+        return max(int(value), 1)
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 def full_solver_bytes(p: ModelParams, points: int = 401) -> int:

@@ -31,6 +31,7 @@ from microsim.comparison import (
 )
 from microsim.config import ParallelSpec, SolverSpec, SweepConfig, TimeSpec, params_from_values
 from microsim.params import ModelParams
+from microsim.resources import THREADS_VARIABLE
 from microsim.solvers import resolve_method
 from microsim.solvers.linear import SolverOptions
 from microsim.thermodynamics import THERMO_FIGURES
@@ -280,6 +281,8 @@ def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResu
     """Run the tasks with joblib, yielding each result as soon as it is done (any order)."""
     if not todo:
         return iter(())
+    if parallel.backend != "sequential" and parallel.n_jobs != 1:
+        os.environ.setdefault(THREADS_VARIABLE, "1")  # one point per core: no threads inside
     if parallel.backend == "dask":
         return _execute_dask(todo, parallel)
     if parallel.backend == "sequential" or parallel.n_jobs == 1:

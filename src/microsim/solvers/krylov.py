@@ -34,14 +34,22 @@ from microsim.solvers.implicit import ImplicitSystem
 from microsim.solvers.linear import IntegrationError
 from microsim.solvers.schur import shifted_solve
 
-__all__ = ["GAMMA_FRACTION", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states",
+__all__ = ["GAMMA_FRACTIONS", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states",
            "memory_dimension"]
 
 FloatArray = NDArray[np.float64]
 
-#: gamma = GAMMA_FRACTION times the window length. Measured at N = 12, kappa = 0.1: 0.03, 0.1
-#: and 0.3 all need 36 vectors for 1e-9; at kappa = 0.01, 0.1 needs 16-24.
-GAMMA_FRACTION = 0.1
+#: gamma = a fraction of the window length, from this ladder. A smaller gamma makes the solves
+#: easier (the shift 1/gamma strengthens the diagonal of the Schur complement) and, while the
+#: dynamics over the window is slow, needs no more vectors; where the coherent engine-battery
+#: exchange is underdamped (larger kappa and N), a small gamma needs more than MAX_DIMENSION
+#: vectors. A space that does not converge is therefore retried one rung up before its window is
+#: halved, and the rung reached is kept for the next windows. Measured on 121-point curves (rung:
+#: vectors, CG iterations, wall): N = 30, kappa = 0.1: 0.1: 64, 1816, 40.6 s; 0.01: 56, 1296,
+#: 29.8 s; 0.003: 48, 981, 24.2 s; 0.001: 76, 856, 32.8 s. N = 40, kappa = 0.1: 0.1: 76, 2599;
+#: 0.003: 48, 1379. N = 20, kappa = 0.4: 0.01: 68, 1745, 6.7 s; 0.003: not within 80 vectors
+#: (90 s after nine halvings). The first rung comes from the caller (symmetric.krylov_rung).
+GAMMA_FRACTIONS = (0.1,)
 #: Vectors at most before a window is halved (121-point curves at N = 10-40 measured need 20-76).
 MAX_DIMENSION = 80
 #: A new space takes at most this fraction of the memory available when it starts.
@@ -52,13 +60,23 @@ CHECK_EVERY = 4
 #: the basis vector by vector (at 3e-9 against 1e-9, the energy error measured 3e-10 to 7e-10 in
 #: E/(N w0) at N = 12 and 20, kappa = 0.01 and 0.1, against Radau at rtol 1e-10).
 SOLVE_FACTOR = 3.0
+#: A solve's error enters A_m = (1 - H_m^{-1}) / gamma divided by gamma, so the state at time t
+#: by about t / gamma: below this fraction the solves are tightened by fraction / it (measured:
+#: near the steady state at t = 400, N = M = 4 with a battery environment, the populations were
+#: 1e-7 off at gamma = 0.003 of the window without, 1e-10 at 0.1).
+SOLVE_REFERENCE_FRACTION = 0.1
 #: Loosest solve tolerance. The error of solve j enters the result multiplied by the weight of
 #: v_j, |e_j^T exp(s A_m) e_1|, which falls as the space converges; so after each check the solves
 #: are converged to SOLVE_FACTOR tol / (the largest weight of the last CHECK_EVERY vectors), at
-#: most this (inexact Krylov, Simoncini and Szyld 2003). Measured: GMRES iterations down 30-36 %
+#: most this (inexact Krylov, Simoncini and Szyld 2003), and never tighter than SOLVE_FLOOR: a
+#: space can have weights far above 1 (7e4 measured at N = 20, kappa = 0.4), which asked the
+#: solves for 1e-16 and stalled them. Measured: GMRES iterations down 30-36 %
 #: at N = 12 and 20, kappa = 0.1, the energy error unchanged (7.9e-11 and 6.5e-10 against Radau
 #: at rtol 1e-11).
 RELAXED_MAX = 1e-2
+SOLVE_FLOOR = 1e-13
+#: Times of the window, besides the grid's, on which convergence is checked.
+CHECK_TIMES = 32
 #: States formed per product with the basis (chunk x m times m x n).
 CHUNK = 8
 
@@ -94,8 +112,8 @@ class KrylovPropagation:
     """
 
     def __init__(self, system: ImplicitSystem, tol: float,
-                 stats: dict[str, float] | None = None) -> None:
-        self.system, self.tol = system, tol
+                 stats: dict[str, float] | None = None, rung: int = 0) -> None:
+        self.system, self.tol, self.rung = system, tol, rung
         self.stats = {} if stats is None else stats
         self._known: dict[int, tuple[weakref.ref, Window, float]] = {}
 
@@ -113,7 +131,7 @@ class KrylovPropagation:
         t = np.asarray(t, dtype=float)
         known = self.covers(x0, t)
         if known is None:
-            yield from krylov_states(self.system, x0, t, self.tol, self.stats, self)
+            yield from krylov_states(self.system, x0, t, self.tol, self.stats, self, self.rung)
             return
         self.stats["reused"] = float(self.stats.get("reused", 0)) + 1.0
         yield x0
@@ -133,15 +151,16 @@ class KrylovPropagation:
 
 def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: float,
                   stats: dict[str, float] | None = None,
-                  memory: KrylovPropagation | None = None) -> Iterator[FloatArray]:
+                  memory: KrylovPropagation | None = None, rung: int = 0) -> Iterator[FloatArray]:
     """Yield x(t_k) = exp(L (t_k - t_0)) x0, the first being x0 itself.
 
     ``tol``: bound on |x(t) - x_m(t)| / |x0| (2-norm) estimated between successive dimensions;
     the solves are converged to SOLVE_FACTOR tol relative to their right-hand side, relaxed as
-    the weights of the new vectors fall (RELAXED_MAX). ``stats``
-    receives the largest dimension used ('dimension') and the number of windows ('windows');
-    ``memory`` remembers the window of each state returned. Raises IntegrationError if a solve
-    stalls.
+    the weights of the new vectors fall (RELAXED_MAX). ``rung``: the first gamma fraction, an
+    index into GAMMA_FRACTIONS. ``stats`` receives the largest dimension used ('dimension'), the
+    number of windows ('windows'), the last gamma fraction ('gamma_fraction') and the spaces that
+    did not converge ('failed'); ``memory`` remembers the window of each state returned. Raises
+    IntegrationError if a solve stalls.
     """
     t = np.asarray(t, dtype=float)
     stats = {} if stats is None else stats
@@ -151,9 +170,15 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
     while start < t.size - 1:
         end = t.size - 1
         while True:
-            window = _window(system, x, t[start: end + 1] - t[start], tol, stats)
+            stats["gamma_fraction"] = GAMMA_FRACTIONS[rung]
+            window = _window(system, x, t[start: end + 1] - t[start], tol, stats,
+                             GAMMA_FRACTIONS[rung])
             if window is not None:
                 break
+            stats["failed"] = float(stats.get("failed", 0)) + 1.0
+            if rung + 1 < len(GAMMA_FRACTIONS):
+                rung += 1
+                continue
             if end - start == 1:
                 raise IntegrationError(f"shift-and-invert Krylov did not converge within "
                                        f"{memory_dimension(x.size)} vectors on "
@@ -168,20 +193,25 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
 
 
 def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
-            stats: dict[str, float]) -> Window | None:
+            stats: dict[str, float], fraction: float) -> Window | None:
     """The Krylov space converged on the times s (s[0] = 0), or None if it does not converge."""
     beta = float(np.linalg.norm(x0))
     if beta == 0.0 or s[-1] <= 0.0:  # exp(L s) x0 = x0
         return Window(x0[None, :] / max(beta, 1.0), np.zeros((1, 1)), max(beta, 1.0),
                       max(float(s[-1]), 0.0))
-    gamma = GAMMA_FRACTION * float(s[-1])
-    solve = shifted_solve(system, 1.0 / gamma, SOLVE_FACTOR * tol)
+    gamma = fraction * float(s[-1])
+    base = SOLVE_FACTOR * tol * min(1.0, fraction / SOLVE_REFERENCE_FRACTION)
+    solve = shifted_solve(system, 1.0 / gamma, base)
     limit = memory_dimension(x0.size)
     basis = np.empty((limit + 1, x0.size))  # pages are committed as the vectors are written
     hess = np.zeros((limit + 1, limit))
     basis[0] = x0 / beta
     previous = None
-    relaxed = SOLVE_FACTOR * tol
+    relaxed = base
+    # The change is checked on the grid and on CHECK_TIMES evenly spaced times of the window: with
+    # a coarse grid (two long steps) the change can pass through a small value at the grid's
+    # times by chance while the space has not converged.
+    checked = np.union1d(s[1:], np.linspace(0.0, float(s[-1]), CHECK_TIMES + 1)[1:])
     for j in range(limit):
         w = solve.solve(basis[j], relaxed) / gamma
         before = float(np.linalg.norm(w))
@@ -200,14 +230,14 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
         basis[m] = w / after
         if m % CHECK_EVERY:
             continue
-        coefficients = _expm_columns(_projected(hess[:m, :m], gamma), s[1:], beta)
+        coefficients = _expm_columns(_projected(hess[:m, :m], gamma), checked, beta)
         if previous is not None:
             change = np.abs(coefficients).copy()
             change[:, : previous.shape[1]] = coefficients[:, : previous.shape[1]] - previous
             if float(np.linalg.norm(change, axis=1).max()) <= tol * beta:
                 return _finish(basis, hess, m, gamma, beta, float(s[-1]), stats)
         weight = float(np.abs(coefficients[:, -CHECK_EVERY:]).max()) / beta
-        relaxed = min(SOLVE_FACTOR * tol / max(weight, tol), RELAXED_MAX)
+        relaxed = min(max(base / max(weight, tol), SOLVE_FLOOR), RELAXED_MAX)
         previous = coefficients
     return None
 

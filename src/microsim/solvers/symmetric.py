@@ -74,6 +74,7 @@ __all__ = [
     "implicit_system",
     "initial_state",
     "krylov_products",
+    "krylov_rung",
     "propagator",
     "spectral_bounds",
     "steady_state",
@@ -746,26 +747,37 @@ IMPLICIT_TOLERANCE_FACTOR = 100.0
 #: Cost model of 'auto', in sparse real products with L. The CG iterations of a Krylov curve
 #: (solvers/schur.py) grow as the time scales merge, because the preconditioner inverts the baths
 #: and the slow manifold but not the coherent engine-battery exchange, whose preconditioned
-#: spectrum reaches 1 + a^2, a ~ 4.5 kappa sqrt(N) (docs/performance.md). Measured on 121-point
-#: curves over 3 tau_eff at N = 12, paper point: 85, 603, 1482, 6300 and 9169 iterations at
-#: kappa_01 = 0.052, 0.52, 1.04, 1.56, 2.08 (kappa = 0.01, 0.1, 0.2, 0.3, 0.4). Other N enter
-#: through x = kappa_01 (N / 12)^KRYLOV_N_EXPONENT: with 0.8 the measured 494, 1039, 1709 at
-#: kappa = 0.1, N = 10, 20, 30 and 7890, 13527 at N = 20, kappa = 0.2, 0.3 are matched within
-#: 20 % (kappa_01 alone, the model before, underestimated N = 40 by 5x: an N = 40,
-#: kappa = 0.215 sweep point took Krylov and ran for hours). log(iterations) is interpolated
-#: linearly in x and extrapolated with the end slopes. kappa_01 = g_e N'/gamma_01 rather than
-#: kappa because it follows other baths: at beta_c w_c = 4, N = 12, kappa = 0.215
-#: (kappa_01 = 7.4) the Krylov solves stalled. An iteration costs one product with each
-#: off-diagonal block of L, the bath blocks twice and the coarse level, about
-#: 2.5 products (measured 2.6 at N = 12, 2 at N = 40).
-#: With a battery environment the solves are GMRES (solvers/implicit.py), measured the same way
-#: before CG: 225, 1216, 5011, 53835 iterations at the first four kappa_01, N exponent 0.65
-#: (N = 10-40 at kappa = 0.1 within 25 %), about 5 products per iteration.
+#: spectrum reaches 1 + a^2, a ~ 4.5 kappa sqrt(N) (docs/performance.md), and they grow with N.
+#: Measured on 121-point curves over 3 tau_eff, paper point, with the gamma of krylov_rung: at
+#: N = 12, 105, 386, 597, 867 and 948 iterations at kappa_01 = 0.052, 0.52, 1.04, 1.56, 2.08
+#: (kappa = 0.01, 0.1, 0.2, 0.3, 0.4); at N = 20 and 30, 161, 623, 1351, 1621, 1745 and 208, 976,
+#: 2475, 3125, 3324, i.e. N^b with b = 0.8, 1.0, 1.55, 1.35, 1.3 at the five kappa_01 (N = 40,
+#: kappa = 0.1: 1379 measured, 1290 by this b). log(iterations) and b are interpolated linearly
+#: in kappa_01; beyond the last knot log(iterations) follows the end slope. kappa_01 =
+#: g_e N'/gamma_01 rather than kappa because it follows other baths. An iteration (float32,
+#: solvers/schur.py) costs about 2 products with L: measured 3.1, 2.3, 1.6 at N = 12, 20, 30,
+#: with its share of the double-precision residuals.
+#: With a battery environment the solves are GMRES (solvers/implicit.py), measured the same way:
+#: 258, 673, 1023, 2349, 2280 iterations at N = 12 and 495, 1067, 7157, 4557, 3497 at N = 20
+#: (b about 1.1 apart from kappa = 0.2), about 5 products per iteration.
 KRYLOV_COST = {
-    "cg": ((0.052, 0.52, 1.04, 1.56, 2.08), (85, 603, 1482, 6300, 9169), 0.8, 2.5),
-    "gmres": ((0.052, 0.52, 1.04, 1.56), (225, 1216, 5011, 53835), 0.65, 5.0),
+    "cg": ((0.052, 0.52, 1.04, 1.56, 2.08), (105, 386, 597, 867, 948),
+           (0.8, 1.0, 1.55, 1.35, 1.3), 2.0),
+    "gmres": ((0.052, 0.52, 1.04, 1.56, 2.08), (258, 673, 1023, 2349, 2349),
+              (1.1, 1.1, 1.1, 1.1, 1.1), 5.0),
 }
 KRYLOV_TABLE_N = 12
+#: Beyond its iterations each solve costs about KRYLOV_SOLVE_PRODUCTS products (the right-hand
+#: side and the odd unknowns, the residuals in double precision, Gram-Schmidt; measured 5.7 at
+#: N = 30), and a curve takes about KRYLOV_SOLVES of them (44-56 measured at N = 12-40): what
+#: makes Chebyshev the cheaper one on short, easy grids (N = 3: 290 products).
+KRYLOV_SOLVE_PRODUCTS = 5
+KRYLOV_SOLVES = 50
+#: Below this x the Krylov propagation starts at gamma = 0.003 of the window, above at 0.01
+#: (krylov_rung). Measured at 0.003 / 0.01: N = 12, kappa = 0.3 (x = 1.56): 80 vectors and
+#: halved windows, 7.0 s / 0.8 s; N = 20, kappa = 0.2 (x = 1.57): 5.3 / 4.8 s; kappa = 0.3, 0.4:
+#: 81 s, 90 s / 4.3 s, 6.7 s; N = 30, kappa = 0.1 (x = 1.08): 24.2 / 29.8 s.
+KRYLOV_RUNG_X = 1.4
 #: The Krylov space is converged to this factor times options.atol relative to |x0|, as Radau's
 #: tolerances (the energy error then measures 3e-10 to 7e-10 in E/(N w0), tests/test_krylov.py).
 KRYLOV_TOLERANCE_FACTOR = 100.0
@@ -806,16 +818,23 @@ def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg") -> in
     """The cost model's estimate of one Krylov propagation, in sparse products: independent of
     the grid and of ||L||, growing with kappa_01 (params.kappa_01) and N as the preconditioner
     weakens (KRYLOV_COST of the ``solves``: 'cg', or 'gmres' with a battery environment)."""
-    knots, iterations, exponent, products = KRYLOV_COST[solves]
-    x = kappa_01 * (n_batteries / KRYLOV_TABLE_N) ** exponent
+    knots, iterations, exponents, products = KRYLOV_COST[solves]
     xs, logs = np.asarray(knots), np.log(np.asarray(iterations, dtype=float))
-    if x <= xs[0]:
-        log_iterations = logs[0]
-    elif x >= xs[-1]:
-        log_iterations = logs[-1] + (x - xs[-1]) * (logs[-1] - logs[-2]) / (xs[-1] - xs[-2])
+    if kappa_01 <= xs[-1]:
+        log_iterations = float(np.interp(kappa_01, xs, logs))
     else:
-        log_iterations = float(np.interp(x, xs, logs))
-    return int(min(math.exp(log_iterations), 1e15) * products)
+        log_iterations = logs[-1] + (kappa_01 - xs[-1]) * (logs[-1] - logs[-2]) / (xs[-1] - xs[-2])
+    exponent = float(np.interp(kappa_01, xs, exponents))
+    log_iterations += exponent * math.log(n_batteries / KRYLOV_TABLE_N)
+    return int(min(math.exp(log_iterations), 1e15) * products) + KRYLOV_SOLVES * KRYLOV_SOLVE_PRODUCTS
+
+
+def krylov_rung(kappa_01: float, n_batteries: int) -> int:
+    """The first gamma fraction of the Krylov propagation (index into krylov.GAMMA_FRACTIONS):
+    the smallest, 0.003, while x = kappa_01 (N / 12)^0.8 < KRYLOV_RUNG_X, else 0.01, where
+    0.003 needs more than MAX_DIMENSION vectors."""
+    x = kappa_01 * (n_batteries / KRYLOV_TABLE_N) ** 0.8
+    return 0 if x < KRYLOV_RUNG_X else 1
 
 
 def propagator(p: ModelParams, options: SolverOptions | None = None,
@@ -919,7 +938,8 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         done, x = 0, np.array(x0, dtype=float)
         if "krylov" not in built:
             tol = min(KRYLOV_TOLERANCE_FACTOR * options.atol, 1e-3)
-            built["krylov"] = KrylovPropagation(system(), tol, krylov)
+            built["krylov"] = KrylovPropagation(system(), tol, krylov,
+                                                krylov_rung(p.kappa_01, p.n_batteries))
         try:
             for x in built["krylov"].states(x0, t):  # type: ignore[attr-defined]
                 yield x
