@@ -49,7 +49,7 @@ FloatArray = NDArray[np.float64]
 #: 29.8 s; 0.003: 48, 981, 24.2 s; 0.001: 76, 856, 32.8 s. N = 40, kappa = 0.1: 0.1: 76, 2599;
 #: 0.003: 48, 1379. N = 20, kappa = 0.4: 0.01: 68, 1745, 6.7 s; 0.003: not within 80 vectors
 #: (90 s after nine halvings). The first rung comes from the caller (symmetric.krylov_rung).
-GAMMA_FRACTIONS = (0.1,)
+GAMMA_FRACTIONS = (0.003, 0.01, 0.03, 0.1)
 #: Vectors at most before a window is halved (121-point curves at N = 10-40 measured need 20-76).
 MAX_DIMENSION = 80
 #: A new space takes at most this fraction of the memory available when it starts.

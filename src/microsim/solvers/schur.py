@@ -58,7 +58,7 @@ THREAD_MIN_WORK = 1 << 20
 #: The last float32 round aims this far below the target, as double-precision CG overshoots it
 #: by about as much: stopping just at the target moved eps_traj at N = 6, kappa = 0.003 by 1e-6
 #: of itself.
-SINGLE_MARGIN = 0.1
+SINGLE_MARGIN = 1.0
 #: A float32 round aims at this reduction of the residual (about 100 times float32's epsilon):
 #: the rounds continue while each gains a factor 10, then double precision takes over.
 SINGLE_REDUCTION = 1e-5
@@ -327,7 +327,8 @@ class SchurSolve:
         x = self._lift(coarse)
         target = tol * norm
         total, rounds = 0, 0
-        residual = rhs - self.product(x)
+        residual = rhs.copy()  # rhs - C Z coarse, with C Z known on its rows
+        residual[: self.c_end] -= self.c_slow @ coarse
         single = self.single is not None
         size = float(np.linalg.norm(residual))
         while size > target:  # the true residual, not CG's recurrence
@@ -343,6 +344,10 @@ class SchurSolve:
             x += step
             total += iterations
             residual = rhs - self.product(x)
+            if single:  # rebalance: float32 noise must not stay on the slow manifold
+                coarse = self._coarse(residual)
+                x[: self.z_end] += self.slow @ coarse
+                residual[: self.c_end] -= self.c_slow @ coarse
             size, before = float(np.linalg.norm(residual)), size
             single = single and size < 0.1 * before
         self.system.stats["solves"] += 1
