@@ -208,10 +208,11 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
     basis[0] = x0 / beta
     previous = None
     relaxed = base
-    # The change is checked on the grid and on CHECK_TIMES evenly spaced times of the window: with
-    # a coarse grid (two long steps) the change can pass through a small value at the grid's
-    # times by chance while the space has not converged.
-    checked = np.union1d(s[1:], np.linspace(0.0, float(s[-1]), CHECK_TIMES + 1)[1:])
+    # The change is checked on the grid and on CHECK_TIMES evenly spaced times between its first
+    # and last time: with a coarse grid (two long steps) the change can pass through a small
+    # value at the grid's times by chance while the space has not converged. (Not before the
+    # first time: the initial transient would ask for vectors the grid does not need.)
+    checked = np.union1d(s[1:], np.linspace(float(s[1]), float(s[-1]), CHECK_TIMES))
     for j in range(limit):
         w = solve.solve(basis[j], relaxed) / gamma
         before = float(np.linalg.norm(w))

@@ -443,7 +443,7 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
     products, scipy's sparse products do not, so only this part of an iteration uses two cores
     (N = 40: 11.6 ms against 8.1 ms per application)."""
     out = np.empty_like(v)
-    pool = _pool()
+    pool = _pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
     if pool is None:
         _block_products(inverses, v, out, [(index, lo, hi) for index, lo, hi in groups])
         return out

@@ -772,6 +772,10 @@ KRYLOV_TABLE_N = 12
 #: N = 30), and a curve takes about KRYLOV_SOLVES of them (44-56 measured at N = 12-40): what
 #: makes Chebyshev the cheaper one on short, easy grids (N = 3: 290 products).
 KRYLOV_SOLVE_PRODUCTS = 5
+#: An iteration also has a fixed cost (Python, the coarse level, about 40 small block products):
+#: as many entries as this, i.e. 2 + KRYLOV_ITERATION_NNZ / nnz(L) products per iteration
+#: (measured 23 at N = 6, nnz 5160, and 3.1 at N = 12, nnz 98000: both give 1.1e5).
+KRYLOV_ITERATION_NNZ = 110_000
 KRYLOV_SOLVES = 50
 #: Below this x the Krylov propagation starts at gamma = 0.003 of the window, above at 0.01
 #: (krylov_rung). Measured at 0.003 / 0.01: N = 12, kappa = 0.3 (x = 1.56): 80 vectors and
@@ -814,7 +818,8 @@ def chebyshev_products(bounds: tuple[float, float], t: FloatArray, tol: float,
     return int(total)
 
 
-def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg") -> int:
+def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg",
+                    nnz: int | None = None) -> int:
     """The cost model's estimate of one Krylov propagation, in sparse products: independent of
     the grid and of ||L||, growing with kappa_01 (params.kappa_01) and N as the preconditioner
     weakens (KRYLOV_COST of the ``solves``: 'cg', or 'gmres' with a battery environment)."""
@@ -826,6 +831,8 @@ def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg") -> in
         log_iterations = logs[-1] + (kappa_01 - xs[-1]) * (logs[-1] - logs[-2]) / (xs[-1] - xs[-2])
     exponent = float(np.interp(kappa_01, xs, exponents))
     log_iterations += exponent * math.log(n_batteries / KRYLOV_TABLE_N)
+    if nnz:  # the fixed cost of an iteration, in products of an L with nnz entries
+        products += KRYLOV_ITERATION_NNZ / nnz
     return int(min(math.exp(log_iterations), 1e15) * products) + KRYLOV_SOLVES * KRYLOV_SOLVE_PRODUCTS
 
 
@@ -895,7 +902,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         except IntegrationError:
             return "krylov"
         solves = "gmres" if p.gamma_env > 0 else "cg"  # as implicit_system's sectors
-        krylov_cost = krylov_products(p.kappa_01, p.n_batteries, solves)
+        krylov_cost = krylov_products(p.kappa_01, p.n_batteries, solves, gen.nnz)
         return "krylov" if krylov_cost < cheb else "chebyshev"
 
     def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
