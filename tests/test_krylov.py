@@ -186,3 +186,35 @@ def test_cost_model_follows_the_measured_iterations():
         cheb = symmetric.chebyshev_products(symmetric.spectral_bounds(p), t, 1e-11)
         choice = "krylov" if symmetric.krylov_products(p.kappa_01, 40) < cheb else "chebyshev"
         assert choice == expected, kappa
+
+
+def test_solve_tolerances_never_go_below_the_floor(monkeypatch):
+    """The solves are relaxed by the weights of the new vectors; when an unconverged space has
+    weights far above 1 (here forced to 1e6), tol / weight would ask for less than round-off, so
+    every requested tolerance stays within [SOLVE_FLOOR, RELAXED_MAX]; the curve is unchanged."""
+    p = paper_point(3, 0.1, **UNEQUAL)
+    space, gen, system = setup(p)
+    x0 = symmetric.initial_state(p, space)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 21)
+    requested: list[float] = []
+    original = SchurSolve.solve
+
+    def recording(self, b, tol=None):
+        requested.append(self.tol if tol is None else tol)
+        return original(self, b, tol)
+
+    honest = krylov._expm_columns
+    calls = {"n": 0}
+
+    def inflated(generator, s, beta):
+        calls["n"] += 1
+        out = honest(generator, s, beta)
+        return out * 1e6 if calls["n"] == 1 else out  # the first check only
+
+    monkeypatch.setattr(SchurSolve, "solve", recording)
+    monkeypatch.setattr(krylov, "_expm_columns", inflated)
+    states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9)))
+    assert min(requested) >= krylov.SOLVE_FLOOR and max(requested) <= krylov.RELAXED_MAX
+    assert min(requested) < krylov.SOLVE_FACTOR * 1e-9  # the weights did tighten
+    exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
+    assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
