@@ -68,12 +68,18 @@ SOLVE_REFERENCE_FRACTION = 0.1
 #: Loosest solve tolerance. The error of solve j enters the result multiplied by the weight of
 #: v_j, |e_j^T exp(s A_m) e_1|, which falls as the space converges; so after each check the solves
 #: are converged to SOLVE_FACTOR tol / (the largest weight of the last CHECK_EVERY vectors), at
-#: most this (inexact Krylov, Simoncini and Szyld 2003), and never tighter than SOLVE_FLOOR: a
-#: space can have weights far above 1 (7e4 measured at N = 20, kappa = 0.4), which asked the
-#: solves for 1e-16 and stalled them. Measured: GMRES iterations down 30-36 %
+#: most this (inexact Krylov, Simoncini and Szyld 2003). A weight above 1 counts as 1: the basis
+#: is orthonormal, so a weight is at most |x(s)| / |x0|, and solve j then errs by at most base
+#: relative to the larger of |x0| and |x(s)|. (|x| is not conserved: its maximum over a curve
+#: measured 1.0, 3.4 and 40 times |x0| at N = 6, 12, 20 and kappa = 0.1, 0.4, 1.) Weights far
+#: above that belong to a space that has not converged (7e4 measured at N = 20, kappa = 0.4);
+#: taken at face value they asked the solves for 1e-16 and stalled them, and with only the floor
+#: (SOLVE_FLOOR) for 1e-13, where N = 40, kappa = 0.215 did not finish in 720 s
+#: (docs/performance.md). Measured: GMRES iterations down 30-36 %
 #: at N = 12 and 20, kappa = 0.1, the energy error unchanged (7.9e-11 and 6.5e-10 against Radau
 #: at rtol 1e-11).
 RELAXED_MAX = 1e-2
+#: Tightest solve tolerance (a tight options.atol): below it CG stalls near round-off.
 SOLVE_FLOOR = 1e-13
 #: Times of the window, besides the grid's, on which convergence is checked.
 CHECK_TIMES = 32
@@ -238,7 +244,7 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
             if float(np.linalg.norm(change, axis=1).max()) <= tol * beta:
                 return _finish(basis, hess, m, gamma, beta, float(s[-1]), stats)
         weight = float(np.abs(coefficients[:, -CHECK_EVERY:]).max()) / beta
-        relaxed = min(max(base / max(weight, tol), SOLVE_FLOOR), RELAXED_MAX)
+        relaxed = min(max(base / min(max(weight, tol), 1.0), SOLVE_FLOOR), RELAXED_MAX)
         previous = coefficients
     return None
 
