@@ -184,8 +184,24 @@ def test_cost_model_follows_the_measured_iterations():
     for kappa, expected in ((0.01, "krylov"), (0.3, "chebyshev"), (1.0, "chebyshev")):
         p = ModelParams.from_effective(-0.8, 0.1, kappa, 40, n_engines=40)
         cheb = symmetric.chebyshev_products(symmetric.spectral_bounds(p), t, 1e-11)
-        choice = "krylov" if symmetric.krylov_products(p.kappa_01, 40) < cheb else "chebyshev"
-        assert choice == expected, kappa
+        assert symmetric.prefer_krylov(p.kappa_01, 40, cheb) == (expected == "krylov"), kappa
+
+
+def test_auto_keeps_krylov_within_its_measured_reach():
+    """On the benchmark's grid (121 points over 3 tau_eff): N = 30, kappa = 0.3 took Krylov in
+    69 s (one space of 80 vectors, Chebyshev's plan about 100 s), and stays with it; at
+    N = 40, kappa = 0.215 Krylov's space outgrew 80 vectors on two rungs (stopped at 1056 s,
+    Chebyshev's plan about 840 s), although its one-space estimate is below Chebyshev's: auto
+    must take Chebyshev there. N = 40 at kappa = 0.1 (180 s by Krylov) stays with Krylov."""
+    for n, kappa, expected in ((30, 0.3, True), (40, 0.215, False), (40, 0.1, True)):
+        p = ModelParams.from_effective(-0.8, 0.1, kappa, n)
+        t = np.linspace(0.0, 3.0 * effective_charging_time(p), 121)
+        cheb = symmetric.chebyshev_products(symmetric.spectral_bounds(p), t, 1e-11)
+        assert symmetric.prefer_krylov(p.kappa_01, n, cheb) is expected, (n, kappa)
+    p = ModelParams.from_effective(-0.8, 0.1, 0.215, 40)
+    assert symmetric.krylov_products(p.kappa_01, 40) < symmetric.chebyshev_products(
+        symmetric.spectral_bounds(p), np.linspace(0.0, 3.0 * effective_charging_time(p), 121),
+        1e-11)  # the one-space estimate alone would have taken Krylov
 
 
 def test_weights_above_one_do_not_tighten_the_solves(monkeypatch):

@@ -75,6 +75,8 @@ __all__ = [
     "initial_state",
     "krylov_products",
     "krylov_rung",
+    "krylov_within_reach",
+    "prefer_krylov",
     "propagator",
     "spectral_bounds",
     "steady_state",
@@ -782,6 +784,14 @@ KRYLOV_SOLVES = 50
 #: halved windows, 7.0 s / 0.8 s; N = 20, kappa = 0.2 (x = 1.57): 5.3 / 4.8 s; kappa = 0.3, 0.4:
 #: 81 s, 90 s / 4.3 s, 6.7 s; N = 30, kappa = 0.1 (x = 1.08): 24.2 / 29.8 s.
 KRYLOV_RUNG_X = 1.4
+#: Where the Krylov space outgrows krylov.MAX_DIMENSION (80) on its rungs, the curve costs several
+#: spaces and krylov_products underestimates it, so 'auto' takes Krylov only while
+#: y = kappa_01 (N / 12)^1.5 is below this (krylov_within_reach). Measured between the two sides:
+#: N = 30, kappa = 0.3 (y = 6.2): one space of 80 vectors at 0.01, 69 s, where Chebyshev's plan
+#: is 7560 products (about 100 s at the 13.5 ms per product of N = 30, kappa = 1); N = 40,
+#: kappa = 0.215 (y = 6.8): more than 80 vectors at 0.01 and again at 0.03, stopped at 1056 s,
+#: where Chebyshev's plan is 13320 products (about 840 s at 63 ms each).
+KRYLOV_REACH = 6.5
 #: The Krylov space is converged to this factor times options.atol relative to |x0|, as Radau's
 #: tolerances (the energy error then measures 3e-10 to 7e-10 in E/(N w0), tests/test_krylov.py).
 KRYLOV_TOLERANCE_FACTOR = 100.0
@@ -836,6 +846,21 @@ def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg",
     return int(min(math.exp(log_iterations), 1e15) * products) + KRYLOV_SOLVES * KRYLOV_SOLVE_PRODUCTS
 
 
+def krylov_within_reach(kappa_01: float, n_batteries: int) -> bool:
+    """Whether one Krylov space of at most MAX_DIMENSION vectors is expected to hold the curve:
+    y = kappa_01 (N / 12)^1.5 < KRYLOV_REACH. Beyond, every rung fails and krylov_products,
+    which counts one space, no longer applies."""
+    return kappa_01 * (n_batteries / KRYLOV_TABLE_N) ** 1.5 < KRYLOV_REACH
+
+
+def prefer_krylov(kappa_01: float, n_batteries: int, chebyshev: int, solves: str = "cg",
+                  nnz: int | None = None) -> bool:
+    """The choice of 'auto': Krylov when it is within reach and its estimate (krylov_products)
+    is below the ``chebyshev`` products of Chebyshev's plan for the same grid."""
+    return (krylov_within_reach(kappa_01, n_batteries)
+            and krylov_products(kappa_01, n_batteries, solves, nnz) < chebyshev)
+
+
 def krylov_rung(kappa_01: float, n_batteries: int) -> int:
     """The first gamma fraction of the Krylov propagation (index into krylov.GAMMA_FRACTIONS):
     the smallest, 0.003, while x = kappa_01 (N / 12)^0.8 < KRYLOV_RUNG_X, else 0.01, where
@@ -863,7 +888,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
       HEAD_DECAYS / fast_rate, where the initial transient lives, stay with Chebyshev. Slower
       than 'krylov' (N = 20, kappa = 0.01: 38 s against 3.5 s), kept as its fallback.
     * 'auto' takes Chebyshev or Krylov by the smaller cost estimate (chebyshev_products against
-      krylov_products) for the grid of each call.
+      krylov_products) for the grid of each call, Krylov only within krylov_within_reach.
 
     ``stats`` receives the largest Chebyshev growth ratio, the propagation of the first call
     (and 'fallback' if it handed over), the counts of Chebyshev products, implicit steps, the
@@ -902,8 +927,8 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         except IntegrationError:
             return "krylov"
         solves = "gmres" if p.gamma_env > 0 else "cg"  # as implicit_system's sectors
-        krylov_cost = krylov_products(p.kappa_01, p.n_batteries, solves, gen.nnz)
-        return "krylov" if krylov_cost < cheb else "chebyshev"
+        take = prefer_krylov(p.kappa_01, p.n_batteries, cheb, solves, gen.nnz)
+        return "krylov" if take else "chebyshev"
 
     def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         done, x = 0, np.array(x0, dtype=float)
