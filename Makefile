@@ -57,7 +57,7 @@ results: figures study corrected  ## docs/results.md with the figures and the nu
 		$(STUDY) runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 
-bench: $(STAMP)  ## solver benchmarks -> bench/results.json, bench/grid.md (hours; the N = 60 row: 15 min at kappa = 0.01, the 1-hour limit at 0.1 and 1)
+bench: $(STAMP)  ## solver benchmarks -> bench/results.json, bench/grid.md (hours; each grid case stops at 30 min)
 	$(PY) bench/run.py --out bench/results.json
 
 regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_reference.json
