@@ -62,6 +62,11 @@ SINGLE_MARGIN = 1.0
 #: A float32 round aims at this reduction of the residual (about 100 times float32's epsilon):
 #: the rounds continue while each gains a factor 10, then double precision takes over.
 SINGLE_REDUCTION = 1e-5
+#: In float32, block products flush entries below this times the largest to zero (_apply). At
+#: kappa = 0.01 the weighted vectors reach subnormal numbers (below 1.2e-38), which the processor
+#: handles many times slower: N = 40, kappa = 0.01 took 198 s in the bench run, 61 % of it in the
+#: block products. The flushed entries lie 1e13 below float32's resolution of the largest one.
+FLUSH = 1e-20
 #: Rows per chunk of the check in log_weights.
 CHECK_ROWS = 1 << 18
 
@@ -441,12 +446,27 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
     With a second thread (resources.solver_threads) the blocks are shared between two threads
     in halves of equal work (large groups split by rows): numpy releases the GIL in the matrix
     products, scipy's sparse products do not, so only this part of an iteration uses two cores
-    (N = 40: 11.6 ms against 8.1 ms per application)."""
+    (N = 40: 11.6 ms against 8.1 ms per application).
+
+    In float32, entries below FLUSH times the largest are set to zero on the way in and out:
+    they are far below float32's resolution of the result, and as subnormal numbers they made
+    each product many times slower (docs/performance.md)."""
+    single = v.dtype == np.float32
+    if single:
+        v = _flushed(v, FLUSH * float(np.abs(v).max(initial=0.0)))
     out = np.empty_like(v)
     pool = _pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
     if pool is None:
         _block_products(inverses, v, out, [(index, lo, hi) for index, lo, hi in groups])
-        return out
+    else:
+        _shared_block_products(pool, inverses, groups, v, out)
+    return _flushed(out, FLUSH * float(np.abs(out).max(initial=0.0)), copy=False) if single else out
+
+
+def _shared_block_products(pool: ThreadPoolExecutor, inverses: dict[int, NDArray],
+                           groups: tuple[tuple[int, int, int], ...], v: NDArray,
+                           out: NDArray) -> None:
+    """_block_products with the groups shared between the caller and ``pool``'s thread."""
     shares: tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] = ([], [])
     work = [0, 0]
     for index, lo, hi in sorted(groups, key=lambda g: -(g[2] - g[1]) * inverses[g[0]].shape[0]):
@@ -461,6 +481,15 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
     job = pool.submit(_block_products, inverses, v, out, shares[1])
     _block_products(inverses, v, out, shares[0])
     job.result()
+
+
+def _flushed(v: NDArray, floor: float, copy: bool = True) -> NDArray:
+    """v with the entries below ``floor`` in magnitude set to zero."""
+    small = np.abs(v) < floor
+    if not small.any():
+        return v
+    out = v.copy() if copy else v
+    out[small] = 0
     return out
 
 
