@@ -453,14 +453,14 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
     each product many times slower (docs/performance.md)."""
     single = v.dtype == np.float32
     if single:
-        v = _flushed(v, FLUSH * float(np.abs(v).max(initial=0.0)))
+        v = _flushed(v)
     out = np.empty_like(v)
     pool = _pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
     if pool is None:
         _block_products(inverses, v, out, [(index, lo, hi) for index, lo, hi in groups])
     else:
         _shared_block_products(pool, inverses, groups, v, out)
-    return _flushed(out, FLUSH * float(np.abs(out).max(initial=0.0)), copy=False) if single else out
+    return _flushed(out, copy=False) if single else out
 
 
 def _shared_block_products(pool: ThreadPoolExecutor, inverses: dict[int, NDArray],
@@ -483,9 +483,10 @@ def _shared_block_products(pool: ThreadPoolExecutor, inverses: dict[int, NDArray
     job.result()
 
 
-def _flushed(v: NDArray, floor: float, copy: bool = True) -> NDArray:
-    """v with the entries below ``floor`` in magnitude set to zero."""
-    small = np.abs(v) < floor
+def _flushed(v: NDArray, copy: bool = True) -> NDArray:
+    """v with the entries below FLUSH times its largest in magnitude set to zero."""
+    size = np.abs(v)
+    small = size < FLUSH * size.max(initial=0.0)
     if not small.any():
         return v
     out = v.copy() if copy else v
