@@ -55,9 +55,9 @@ MAX_ITERATIONS = 3000
 MAX_ROUNDS = 3
 #: Multiply-adds below which a group's blocks are not split between two threads.
 THREAD_MIN_WORK = 1 << 20
-#: The last float32 round aims this far below the target, as double-precision CG overshoots it
-#: by about as much: stopping just at the target moved eps_traj at N = 6, kappa = 0.003 by 1e-6
-#: of itself.
+#: The last float32 round aims at this times the target. Below 1 was tried against a shift of
+#: eps_traj at N = 6, kappa = 0.003 (1e-6 of itself); the balancing coarse correction after each
+#: round (``solve``) removed that shift, so the rounds aim at the target itself.
 SINGLE_MARGIN = 1.0
 #: A float32 round aims at this reduction of the residual (about 100 times float32's epsilon):
 #: the rounds continue while each gains a factor 10, then double precision takes over.
@@ -436,7 +436,6 @@ class SchurSolve:
             direction *= rho / previous
             direction += z
         return u, MAX_ITERATIONS
-
 
 
 def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...],
