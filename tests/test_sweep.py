@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -341,3 +343,22 @@ def test_effective_points_are_flagged_only_for_tau_eff(tmp_path, capsys):
         assert "ends before the effective charging time" in warning
     counts = _inspect_json(out, capsys)["counts"]
     assert (counts["flagged"], counts["tau_eff_not_reached"], counts["tau_mic_not_reached"]) == (2, 2, 0)
+
+
+def test_parallel_sweeps_start_the_largest_points_first(tmp_path):
+    """Largest unknowns first, then the larger kappa; a bad point sorts last instead of raising.
+    In config order (kappa outer) the N = 40 points of validity_n40 came last and one of them
+    ran alone for 17 minutes at the end of the sweep."""
+    from microsim.sweep import longest_first, tasks
+
+    text = SMALL.replace("KAPPAS", "3").replace("BACKEND", "loky")
+    path = tmp_path / "mixed.yaml"
+    text = text.replace("  n_batteries: 1\n", "").replace("sweep:\n", "sweep:\n  n_batteries: [1, 4, 2]\n")
+    path.write_text(text)
+    todo = tasks(load_config(path))
+    order = [(t.values["n_batteries"], t.values["kappa"]) for t in longest_first(todo)]
+    assert sorted(order) == sorted((t.values["n_batteries"], t.values["kappa"]) for t in todo)
+    assert [n for n, _ in order] == [4, 4, 4, 2, 2, 2, 1, 1, 1]
+    assert all(a[1] > b[1] for a, b in itertools.pairwise(order) if a[0] == b[0])
+    broken = replace(todo[0], values={**todo[0].values, "kappa": -1.0})
+    assert longest_first([broken, *todo])[-1] is broken

@@ -32,7 +32,7 @@ from microsim.comparison import (
 from microsim.config import ParallelSpec, SolverSpec, SweepConfig, TimeSpec, params_from_values
 from microsim.params import ModelParams
 from microsim.resources import THREADS_VARIABLE
-from microsim.solvers import resolve_method
+from microsim.solvers import memory_estimate, resolve_method
 from microsim.solvers.linear import SolverOptions
 from microsim.thermodynamics import THERMO_FIGURES
 
@@ -277,12 +277,32 @@ def run_point(task: PointTask) -> PointResult:
     return result
 
 
+def expected_work(task: PointTask) -> tuple[float, float]:
+    """Sort key of a task's expected cost: the bytes its solvers need (memory_estimate, which
+    grows with the unknowns like the cost of a product), then kappa, since at fixed effective
+    dynamics the bath rates, and with them the work, grow like 1/kappa^2 (Eq. 7)."""
+    try:
+        p = task.params()
+        need = memory_estimate(task.solver.method, p, task.time.points)
+    except Exception:  # run_point reports a bad point; its place in the order does not matter
+        return (0.0, 0.0)
+    return (float(sum(need.values())), float(p.kappa))
+
+
+def longest_first(todo: list[PointTask]) -> list[PointTask]:
+    """The tasks in decreasing expected_work, so that the points that start last are short and
+    the parallel workers finish together (the longest-processing-time rule)."""
+    return sorted(todo, key=expected_work, reverse=True)
+
+
 def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
-    """Run the tasks with joblib, yielding each result as soon as it is done (any order)."""
+    """Run the tasks with joblib, yielding each result as soon as it is done (any order); in
+    parallel the largest first (longest_first)."""
     if not todo:
         return iter(())
     if parallel.backend != "sequential" and parallel.n_jobs != 1:
         os.environ.setdefault(THREADS_VARIABLE, "1")  # one point per core: no threads inside
+        todo = longest_first(todo)
     if parallel.backend == "dask":
         return _execute_dask(todo, parallel)
     if parallel.backend == "sequential" or parallel.n_jobs == 1:
