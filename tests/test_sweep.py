@@ -362,3 +362,28 @@ def test_parallel_sweeps_start_the_largest_points_first(tmp_path):
     assert all(a[1] > b[1] for a, b in itertools.pairwise(order) if a[0] == b[0])
     broken = replace(todo[0], values={**todo[0].values, "kappa": -1.0})
     assert longest_first([broken, *todo])[-1] is broken
+
+
+def test_parallel_points_run_single_threaded_and_the_caller_keeps_its_threads(tmp_path,
+                                                                              monkeypatch):
+    """While a parallel sweep runs, each point sees MICROSIM_THREADS=1 (one point per core);
+    afterwards the caller's environment is as before, unset or set by the user."""
+    from microsim import sweep
+    from microsim.config import ParallelSpec
+    from microsim.resources import solver_threads
+
+    seen = []
+
+    def fake(task):
+        seen.append(solver_threads())
+        return sweep.PointResult(task.index, task.key, "complete")
+
+    monkeypatch.setattr(sweep, "run_point", fake)
+    todo = sweep.tasks(load_config(_config(tmp_path, kappas=2)))
+    monkeypatch.delenv("MICROSIM_THREADS", raising=False)
+    parallel = ParallelSpec(n_jobs=2, backend="threading")
+    assert len(list(sweep.execute(todo, parallel))) == 2
+    assert seen == [1, 1] and "MICROSIM_THREADS" not in os.environ
+    monkeypatch.setenv("MICROSIM_THREADS", "3")
+    list(sweep.execute(todo, parallel))
+    assert seen[2:] == [3, 3] and os.environ["MICROSIM_THREADS"] == "3"

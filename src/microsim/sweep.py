@@ -300,16 +300,28 @@ def execute(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResu
     parallel the largest first (longest_first)."""
     if not todo:
         return iter(())
-    if parallel.backend != "sequential" and parallel.n_jobs != 1:
-        os.environ.setdefault(THREADS_VARIABLE, "1")  # one point per core: no threads inside
-        todo = longest_first(todo)
-    if parallel.backend == "dask":
-        return _execute_dask(todo, parallel)
-    if parallel.backend == "sequential" or parallel.n_jobs == 1:
+    if parallel.backend == "sequential" or (parallel.n_jobs == 1 and parallel.backend != "dask"):
         return (run_point(t) for t in todo)
-    runner = Parallel(n_jobs=parallel.n_jobs, backend=parallel.backend,
-                      return_as="generator_unordered")
-    return iter(runner(delayed(run_point)(t) for t in todo))
+    return _in_parallel(longest_first(todo), parallel)
+
+
+def _in_parallel(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
+    """The tasks on joblib's (or Dask's) workers, one point per core: MICROSIM_THREADS=1 while
+    they run, inherited by the worker processes, unless the caller set it; the caller's
+    environment is restored after, so that its own later solves may use every core."""
+    ours = THREADS_VARIABLE not in os.environ
+    if ours:
+        os.environ[THREADS_VARIABLE] = "1"
+    try:
+        if parallel.backend == "dask":
+            yield from _execute_dask(todo, parallel)
+        else:
+            runner = Parallel(n_jobs=parallel.n_jobs, backend=parallel.backend,
+                              return_as="generator_unordered")
+            yield from runner(delayed(run_point)(t) for t in todo)
+    finally:
+        if ours:
+            os.environ.pop(THREADS_VARIABLE, None)
 
 
 def _execute_dask(todo: list[PointTask], parallel: ParallelSpec) -> Iterator[PointResult]:
