@@ -39,9 +39,9 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 from numpy.typing import NDArray
 
-from microsim.resources import solver_threads
 from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve, solve_on_groups
 from microsim.solvers.linear import IntegrationError
+from microsim.solvers.threads import RowSplit, pool
 
 __all__ = ["SchurSolve", "log_weights", "shifted_solve"]
 
@@ -183,8 +183,8 @@ class _Single:
     logs_e: FloatArray  #: log d on the even unknowns
     logs_o: FloatArray
     l_ee: sp.csr_matrix  #: S L_ee S^{-1}, float32
-    l_eo: sp.csr_matrix
-    l_oe: sp.csr_matrix
+    l_eo: RowSplit
+    l_oe: RowSplit
 
     @classmethod
     def build(cls, logs_e: FloatArray, logs_o: FloatArray, l_ee: sp.csr_matrix,
@@ -194,8 +194,8 @@ class _Single:
         def scaled(block: sp.csr_matrix, left: FloatArray, right: FloatArray) -> sp.csr_matrix:
             return sp.csr_matrix(sp.diags(left) @ block @ sp.diags(1.0 / right), dtype=np.float32)
 
-        return cls(s_e, logs_e, logs_o, scaled(l_ee, s_e, s_e), scaled(l_eo, s_e, s_o),
-                   scaled(l_oe, s_o, s_e))
+        return cls(s_e, logs_e, logs_o, scaled(l_ee, s_e, s_e), RowSplit(scaled(l_eo, s_e, s_o)),
+                   RowSplit(scaled(l_oe, s_o, s_e)))
 
     def blocks(self, bath: Any, groups: tuple[tuple[int, int, int], ...],
                odd: bool) -> dict[int, NDArray[np.float32]] | None:
@@ -265,8 +265,8 @@ class SchurSolve:
         odd = single.blocks(self.bath, split.odd_groups, odd=True)
         if even is None or odd is None:
             return None
-        a_ee = sp.csr_matrix(self.sigma * sp.identity(split.even.size, format="csr",
-                                                      dtype=np.float32) - single.l_ee)
+        a_ee = RowSplit(self.sigma * sp.identity(split.even.size, format="csr",
+                                                 dtype=np.float32) - single.l_ee)
         scale = single.scale_e
         return {"a_ee": a_ee, "even": even, "odd": odd,
                 "slow": sp.diags(scale[: self.z_end]) @ self.slow,
@@ -442,10 +442,8 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
            v: NDArray) -> NDArray:
     """Block inverses (transposed, one per group) on a compressed even or odd vector.
 
-    With a second thread (resources.solver_threads) the blocks are shared between two threads
-    in halves of equal work (large groups split by rows): numpy releases the GIL in the matrix
-    products, scipy's sparse products do not, so only this part of an iteration uses two cores
-    (N = 40: 11.6 ms against 8.1 ms per application).
+    With a second thread (threads.pool) the blocks are shared between two threads in halves of
+    equal work (large groups split by rows; N = 40: 11.6 ms against 8.1 ms per application).
 
     In float32, entries below FLUSH times the largest are set to zero on the way in and out:
     they are far below float32's resolution of the result, and as subnormal numbers they made
@@ -454,18 +452,18 @@ def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...
     if single:
         v = _flushed(v)
     out = np.empty_like(v)
-    pool = _pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
-    if pool is None:
+    workers = pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
+    if workers is None:
         _block_products(inverses, v, out, [(index, lo, hi) for index, lo, hi in groups])
     else:
-        _shared_block_products(pool, inverses, groups, v, out)
+        _shared_block_products(workers, inverses, groups, v, out)
     return _flushed(out, copy=False) if single else out
 
 
-def _shared_block_products(pool: ThreadPoolExecutor, inverses: dict[int, NDArray],
+def _shared_block_products(workers: ThreadPoolExecutor, inverses: dict[int, NDArray],
                            groups: tuple[tuple[int, int, int], ...], v: NDArray,
                            out: NDArray) -> None:
-    """_block_products with the groups shared between the caller and ``pool``'s thread."""
+    """_block_products with the groups shared between the caller and ``workers``' thread."""
     shares: tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] = ([], [])
     work = [0, 0]
     for index, lo, hi in sorted(groups, key=lambda g: -(g[2] - g[1]) * inverses[g[0]].shape[0]):
@@ -477,7 +475,7 @@ def _shared_block_products(pool: ThreadPoolExecutor, inverses: dict[int, NDArray
             lighter = int(work[1] < work[0])
             shares[lighter].append((index, a, b))
             work[lighter] += (b - a) * size
-    job = pool.submit(_block_products, inverses, v, out, shares[1])
+    job = workers.submit(_block_products, inverses, v, out, shares[1])
     _block_products(inverses, v, out, shares[0])
     job.result()
 
@@ -500,14 +498,3 @@ def _block_products(inverses: dict[int, NDArray], v: NDArray, out: NDArray,
         size = inverse_t.shape[0]
         np.matmul(v[lo:hi].reshape(-1, size), inverse_t, out=out[lo:hi].reshape(-1, size))
 
-
-_POOL: dict[str, ThreadPoolExecutor] = {}
-
-
-def _pool() -> ThreadPoolExecutor | None:
-    """One worker thread beside the caller's, if this solve may use two or more."""
-    if solver_threads() < 2:
-        return None
-    if "pool" not in _POOL:
-        _POOL["pool"] = ThreadPoolExecutor(1, thread_name_prefix="microsim-blocks")
-    return _POOL["pool"]

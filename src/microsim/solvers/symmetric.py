@@ -60,6 +60,7 @@ from microsim.solvers.linear import (
     single_threaded_blas,
 )
 from microsim.solvers.result import Propagator, SteadyState, Trajectory
+from microsim.solvers.threads import RowSplit
 
 __all__ = [
     "BathBlocks",
@@ -465,7 +466,7 @@ def chebyshev_propagate(
     if not plan:
         ell, h_best = _plan(*bounds, float(steps.max()), tol)
         # T_{k+1}(A) x = 2 A T_k x - T_{k-1} x with A = (L - c)/d: keep 2A as one sparse matrix
-        twice = sp.csr_matrix((2.0 / ell.focus) * (gen - ell.center * sp.identity(gen.shape[0])))
+        twice = RowSplit((2.0 / ell.focus) * (gen - ell.center * sp.identity(gen.shape[0])))
         plan.update(ellipse=ell, h=h_best, twice=twice, coefficients={})
     return _chebyshev_states(plan, np.array(x0, dtype=float), steps, tol, stats)
 
@@ -496,7 +497,7 @@ def _chebyshev_states(plan: dict, x: FloatArray, steps: FloatArray, tol: float,
         yield x.copy()
 
 
-def _chebyshev_sum(twice: sp.csr_matrix, coeffs: FloatArray, x: FloatArray) -> tuple[FloatArray, float]:
+def _chebyshev_sum(twice: RowSplit, coeffs: FloatArray, x: FloatArray) -> tuple[FloatArray, float]:
     """sum_k coeffs[k] T_k(A) x, given 2A, by the three-term recurrence (coeffs has >= 2 entries),
     and |T_K(A) x| / |x| (max norms) for the highest degree K, the a-posteriori check."""
     prev = x
