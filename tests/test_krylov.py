@@ -236,3 +236,31 @@ def test_weights_above_one_do_not_tighten_the_solves(monkeypatch):
     assert max(requested) <= krylov.RELAXED_MAX
     exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
+
+
+def test_an_outgrown_space_hands_the_rest_of_an_auto_curve_to_chebyshev(monkeypatch):
+    """Where auto took Krylov and a space outgrows its dimension while Chebyshev's plan for the
+    rest is cheaper than another try (validity_n40: N = 32, kappa = 0.215 took 869 s by six
+    failed spaces against 475 s by Chebyshev), Chebyshev continues from the last state: the
+    curve is still the exact one (1e-8 against Chebyshev at atol 1e-13), the handover is
+    recorded, and a continuation of the curve goes to Chebyshev without another space. Asked
+    for Krylov by name, the propagation keeps to the gamma ladder instead (N = M = 6, unequal
+    baths, kappa = 0.6, spaces of at most 12 vectors: Chebyshev's plan 3150 products, the
+    failed space 122 CG iterations)."""
+    monkeypatch.setattr(krylov, "MAX_DIMENSION", 12)
+    monkeypatch.setattr(symmetric, "prefer_krylov", lambda *args, **kwargs: True)
+    p = paper_point(6, 0.6, **UNEQUAL)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    stats: dict[str, float | str] = {}
+    propagation = symmetric.propagator(p, SolverOptions(), stats)
+    states = list(propagation.advance(propagation.initial, t))
+    reference = symmetric.evolve(p, t, SolverOptions(atol=1e-13, propagation="chebyshev"))
+    energy = np.array([propagation.populations(x) @ np.arange(7) for x in states])
+    assert stats["propagation"] == "krylov" and stats["fallback"] == "chebyshev"
+    assert stats["krylov_failed"] == 1
+    np.testing.assert_allclose(energy / 6, reference.energy / 6, rtol=0, atol=1e-8)
+    solves, products = stats["implicit_solves"], stats["chebyshev_products"]
+    list(propagation.advance(states[-1], t[-1] + t[:5]))
+    assert stats["chebyshev_products"] > products and stats["implicit_solves"] == solves
+    named = symmetric.evolve(p, t, SolverOptions(propagation="krylov"))
+    assert named.solver.get("fallback") != "chebyshev" and named.solver["krylov_failed"] >= 1

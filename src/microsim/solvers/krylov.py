@@ -22,7 +22,7 @@ does not converge within MAX_DIMENSION vectors (or within what the memory holds)
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,10 +34,18 @@ from microsim.solvers.implicit import ImplicitSystem
 from microsim.solvers.linear import IntegrationError
 from microsim.solvers.schur import shifted_solve
 
-__all__ = ["GAMMA_FRACTIONS", "MAX_DIMENSION", "KrylovPropagation", "Window", "krylov_states",
-           "memory_dimension"]
+__all__ = ["GAMMA_FRACTIONS", "MAX_DIMENSION", "KrylovPropagation", "SpaceOutgrown", "Window",
+           "krylov_states", "memory_dimension"]
 
 FloatArray = NDArray[np.float64]
+#: Asked after a space failed, with the state it started from, the times left (from that state's
+#: time on) and the solver iterations the failed space took: True stops the propagation there.
+GiveUp = Callable[[FloatArray, FloatArray, float], bool]
+
+
+class SpaceOutgrown(IntegrationError):
+    """A Krylov space outgrew its dimension and the caller's ``give_up`` chose to stop; the
+    states returned so far stand."""
 
 #: gamma = a fraction of the window length, from this ladder. A smaller gamma makes the solves
 #: easier (the shift 1/gamma strengthens the diagonal of the Schur complement) and, while the
@@ -118,8 +126,9 @@ class KrylovPropagation:
     """
 
     def __init__(self, system: ImplicitSystem, tol: float,
-                 stats: dict[str, float] | None = None, rung: int = 0) -> None:
-        self.system, self.tol, self.rung = system, tol, rung
+                 stats: dict[str, float] | None = None, rung: int = 0,
+                 give_up: GiveUp | None = None) -> None:
+        self.system, self.tol, self.rung, self.give_up = system, tol, rung, give_up
         self.stats = {} if stats is None else stats
         self._known: dict[int, tuple[weakref.ref, Window, float]] = {}
 
@@ -137,7 +146,8 @@ class KrylovPropagation:
         t = np.asarray(t, dtype=float)
         known = self.covers(x0, t)
         if known is None:
-            yield from krylov_states(self.system, x0, t, self.tol, self.stats, self, self.rung)
+            yield from krylov_states(self.system, x0, t, self.tol, self.stats, self, self.rung,
+                                     self.give_up)
             return
         self.stats["reused"] = float(self.stats.get("reused", 0)) + 1.0
         yield x0
@@ -157,7 +167,8 @@ class KrylovPropagation:
 
 def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: float,
                   stats: dict[str, float] | None = None,
-                  memory: KrylovPropagation | None = None, rung: int = 0) -> Iterator[FloatArray]:
+                  memory: KrylovPropagation | None = None, rung: int = 0,
+                  give_up: GiveUp | None = None) -> Iterator[FloatArray]:
     """Yield x(t_k) = exp(L (t_k - t_0)) x0, the first being x0 itself.
 
     ``tol``: bound on |x(t) - x_m(t)| / |x0| (2-norm) estimated between successive dimensions;
@@ -166,7 +177,7 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
     index into GAMMA_FRACTIONS. ``stats`` receives the largest dimension used ('dimension'), the
     number of windows ('windows'), the last gamma fraction ('gamma_fraction') and the spaces that
     did not converge ('failed'); ``memory`` remembers the window of each state returned. Raises
-    IntegrationError if a solve stalls.
+    IntegrationError if a solve stalls, SpaceOutgrown if ``give_up`` says so after a space failed.
     """
     t = np.asarray(t, dtype=float)
     stats = {} if stats is None else stats
@@ -177,11 +188,16 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
         end = t.size - 1
         while True:
             stats["gamma_fraction"] = GAMMA_FRACTIONS[rung]
+            before = float(system.stats.get("iterations", 0))
             window = _window(system, x, t[start: end + 1] - t[start], tol, stats,
                              GAMMA_FRACTIONS[rung])
             if window is not None:
                 break
             stats["failed"] = float(stats.get("failed", 0)) + 1.0
+            spent = float(system.stats.get("iterations", 0)) - before
+            if give_up is not None and give_up(x, t[start:], spent):
+                raise SpaceOutgrown(f"the Krylov space at gamma = {GAMMA_FRACTIONS[rung]} of the "
+                                    f"window outgrew {memory_dimension(x.size)} vectors")
             if rung + 1 < len(GAMMA_FRACTIONS):
                 rung += 1
                 continue

@@ -52,7 +52,7 @@ from microsim.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.params import ModelParams
 from microsim.resources import check_memory
 from microsim.solvers.implicit import ImplicitSystem, implicit_states
-from microsim.solvers.krylov import KrylovPropagation
+from microsim.solvers.krylov import KrylovPropagation, SpaceOutgrown
 from microsim.solvers.linear import (
     IntegrationError,
     SolverOptions,
@@ -799,6 +799,13 @@ KRYLOV_REACH = 6.5
 KRYLOV_TOLERANCE_FACTOR = 100.0
 #: Krylov vectors the memory estimate of a propagation counts on (symmetric_solver_bytes).
 KRYLOV_VECTORS = 40
+#: After a Krylov space of an 'auto' propagation outgrew its dimension, the rest of the grid goes
+#: to Chebyshev if its plan is below this times the products the failed space took (the next rung
+#: takes harder solves and may fail again). In configs/validity_n40.yaml two points chosen by
+#: krylov_within_reach failed this way on their long grids (t_end up to 17 tau_eff): N = 32,
+#: kappa = 0.215, six failed spaces, 37218 CG iterations, 869 s, where Chebyshev had taken 475 s
+#: (23759 products); N = 16, kappa = 0.464, nine failed spaces, 52 s against 5 s.
+KRYLOV_SWITCH = 2.0
 
 
 def fast_rate(p: ModelParams) -> float:
@@ -864,6 +871,15 @@ def prefer_krylov(kappa_01: float, n_batteries: int, chebyshev: int, solves: str
             and krylov_products(kappa_01, n_batteries, solves, nnz) < chebyshev)
 
 
+def switch_to_chebyshev(chebyshev: int, iterations: float, solves: str = "cg",
+                        nnz: int | None = None) -> bool:
+    """Whether the rest of a curve goes to Chebyshev after a Krylov space failed: its plan of
+    ``chebyshev`` products is below KRYLOV_SWITCH times the failed space's ``iterations`` in
+    products (KRYLOV_COST's products per iteration, plus the fixed cost of krylov_products)."""
+    per_iteration = KRYLOV_COST[solves][3] + (KRYLOV_ITERATION_NNZ / nnz if nnz else 0.0)
+    return chebyshev < KRYLOV_SWITCH * iterations * per_iteration
+
+
 def krylov_rung(kappa_01: float, n_batteries: int) -> int:
     """The first gamma fraction of the Krylov propagation (index into krylov.GAMMA_FRACTIONS):
     the smallest, 0.003, while x = kappa_01 (N / 12)^0.8 < KRYLOV_RUNG_X, else 0.01, where
@@ -891,11 +907,14 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
       HEAD_DECAYS / fast_rate, where the initial transient lives, stay with Chebyshev. Slower
       than 'krylov' (N = 20, kappa = 0.01: 38 s against 3.5 s), kept as its fallback.
     * 'auto' takes Chebyshev or Krylov by the smaller cost estimate (chebyshev_products against
-      krylov_products) for the grid of each call, Krylov only within krylov_within_reach.
+      krylov_products) for the grid of each call, Krylov only within krylov_within_reach. If a
+      Krylov space outgrows its dimension where Chebyshev's plan for the rest of the grid is
+      cheaper than another try (switch_to_chebyshev), Chebyshev continues from the last state
+      returned, and takes every later call.
 
     ``stats`` receives the largest Chebyshev growth ratio, the propagation of the first call
-    (and 'fallback' if it handed over), the counts of Chebyshev products, implicit steps, the
-    Krylov dimension and GMRES iterations.
+    (and 'fallback', 'implicit' or 'chebyshev', if it handed over), the counts of Chebyshev
+    products, implicit steps, the Krylov dimension and GMRES iterations.
     """
     options = options or SolverOptions()
     check_memory("symmetric", symmetric_solver_bytes(p, steady=False), p)
@@ -906,6 +925,7 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
     plan: dict[str, object] = {}
     krylov: dict[str, float] = {}
     head = HEAD_DECAYS / fast_rate(p)
+    solves = "gmres" if p.gamma_env > 0 else "cg"  # as implicit_system's sectors
     built: dict[str, object] = {}
 
     def bath() -> BathBlocks:
@@ -923,15 +943,25 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
             return options.propagation
         if "krylov" in built and built["krylov"].covers(x0, t):  # type: ignore[attr-defined]
             return "krylov"  # read off the space that gave x0, no solve
+        if "outgrown" in built:
+            return "chebyshev"
         if t.size < 2:
             return "chebyshev"
         try:
             cheb = chebyshev_products(bounds, t, options.atol, plan)
         except IntegrationError:
             return "krylov"
-        solves = "gmres" if p.gamma_env > 0 else "cg"  # as implicit_system's sectors
         take = prefer_krylov(p.kappa_01, p.n_batteries, cheb, solves, gen.nnz)
         return "krylov" if take else "chebyshev"
+
+    def give_up(x: FloatArray, t: FloatArray, iterations: float) -> bool:
+        if options.propagation != "auto":
+            return False
+        try:
+            cheb = chebyshev_products(bounds, t, options.atol, plan)
+        except IntegrationError:
+            return False
+        return switch_to_chebyshev(cheb, iterations, solves, gen.nnz)
 
     def by_chebyshev(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
         done, x = 0, np.array(x0, dtype=float)
@@ -974,17 +1004,26 @@ def propagator(p: ModelParams, options: SolverOptions | None = None,
         if "krylov" not in built:
             tol = min(KRYLOV_TOLERANCE_FACTOR * options.atol, 1e-3)
             built["krylov"] = KrylovPropagation(system(), tol, krylov,
-                                                krylov_rung(p.kappa_01, p.n_batteries))
+                                                krylov_rung(p.kappa_01, p.n_batteries), give_up)
         try:
             for x in built["krylov"].states(x0, t):  # type: ignore[attr-defined]
                 yield x
                 done += 1
             return
+        except SpaceOutgrown:
+            built["outgrown"] = True
         except IntegrationError:
             pass
         finally:
             stats.update({f"krylov_{k}": v for k, v in krylov.items()})
             stats.update({f"implicit_{k}": float(v) for k, v in system().stats.items()})
+        if "outgrown" in built:  # Chebyshev from the last state returned
+            stats["fallback"] = "chebyshev"
+            states = by_chebyshev(x, t[max(done - 1, 0):])
+            if done:
+                next(states)
+            yield from states
+            return
         stats["fallback"] = "implicit"  # a solve stalled: Radau from the last state returned
         states = radau(x, t[max(done - 1, 0):])
         if done:
