@@ -29,7 +29,7 @@ test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ..
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples bench
 
-figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps to N = 40 (hours: the N = 40 points of validity_n40 take 8 min at kappa = 0.1, 17-27 min each at kappa >= 0.215)
+figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps to N = 40 (measured: validity_n40 58 min, validity_large 27.5 min, the rest minutes)
 	$(VENV)/bin/microsim sweep configs/paper/fig2_time.yaml
 	$(VENV)/bin/microsim sweep configs/paper/vs_n.yaml
 	$(VENV)/bin/microsim sweep configs/validity.yaml

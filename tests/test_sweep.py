@@ -347,8 +347,8 @@ def test_effective_points_are_flagged_only_for_tau_eff(tmp_path, capsys):
 
 def test_parallel_sweeps_start_the_largest_points_first(tmp_path):
     """Largest unknowns first, then the larger kappa; a bad point sorts last instead of raising.
-    In config order (kappa outer) the N = 40 points of validity_n40 came last and one of them
-    ran alone for 17 minutes at the end of the sweep."""
+    In config order (kappa outer) the N = 40 points of validity_n40, up to 27 minutes each,
+    would start among the last."""
     from microsim.sweep import longest_first, tasks
 
     text = SMALL.replace("KAPPAS", "3").replace("BACKEND", "loky")
