@@ -842,7 +842,7 @@ def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg",
     """The cost model's estimate of one Krylov propagation, in sparse products: independent of
     the grid and of ||L||, growing with kappa_01 (params.kappa_01) and N as the preconditioner
     weakens (KRYLOV_COST of the ``solves``: 'cg', or 'gmres' with a battery environment)."""
-    knots, iterations, exponents, products = KRYLOV_COST[solves]
+    knots, iterations, exponents, _ = KRYLOV_COST[solves]
     xs, logs = np.asarray(knots), np.log(np.asarray(iterations, dtype=float))
     if kappa_01 <= xs[-1]:
         log_iterations = float(np.interp(kappa_01, xs, logs))
@@ -850,9 +850,14 @@ def krylov_products(kappa_01: float, n_batteries: int, solves: str = "cg",
         log_iterations = logs[-1] + (kappa_01 - xs[-1]) * (logs[-1] - logs[-2]) / (xs[-1] - xs[-2])
     exponent = float(np.interp(kappa_01, xs, exponents))
     log_iterations += exponent * math.log(n_batteries / KRYLOV_TABLE_N)
-    if nnz:  # the fixed cost of an iteration, in products of an L with nnz entries
-        products += KRYLOV_ITERATION_NNZ / nnz
-    return int(min(math.exp(log_iterations), 1e15) * products) + KRYLOV_SOLVES * KRYLOV_SOLVE_PRODUCTS
+    per_iteration = _iteration_products(solves, nnz)
+    return int(min(math.exp(log_iterations), 1e15) * per_iteration) + KRYLOV_SOLVES * KRYLOV_SOLVE_PRODUCTS
+
+
+def _iteration_products(solves: str, nnz: int | None) -> float:
+    """Products with L per iteration of the ``solves`` (KRYLOV_COST), plus the fixed cost of an
+    iteration in products of an L with ``nnz`` entries (KRYLOV_ITERATION_NNZ), if given."""
+    return KRYLOV_COST[solves][3] + (KRYLOV_ITERATION_NNZ / nnz if nnz else 0.0)
 
 
 def krylov_within_reach(kappa_01: float, n_batteries: int) -> bool:
@@ -875,9 +880,8 @@ def switch_to_chebyshev(chebyshev: int, iterations: float, solves: str = "cg",
                         nnz: int | None = None) -> bool:
     """Whether the rest of a curve goes to Chebyshev after a Krylov space failed: its plan of
     ``chebyshev`` products is below KRYLOV_SWITCH times the failed space's ``iterations`` in
-    products (KRYLOV_COST's products per iteration, plus the fixed cost of krylov_products)."""
-    per_iteration = KRYLOV_COST[solves][3] + (KRYLOV_ITERATION_NNZ / nnz if nnz else 0.0)
-    return chebyshev < KRYLOV_SWITCH * iterations * per_iteration
+    products (as krylov_products counts them)."""
+    return chebyshev < KRYLOV_SWITCH * iterations * _iteration_products(solves, nnz)
 
 
 def krylov_rung(kappa_01: float, n_batteries: int) -> int:

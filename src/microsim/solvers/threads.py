@@ -40,7 +40,6 @@ class RowSplit:
 
     def __init__(self, matrix: sp.spmatrix) -> None:
         matrix = sp.csr_matrix(matrix)
-        self.shape, self.dtype, self.nnz = matrix.shape, matrix.dtype, matrix.nnz
         if solver_threads() >= 2 and matrix.nnz >= SPLIT_MIN_NNZ:
             cut = int(np.searchsorted(matrix.indptr, matrix.nnz // 2))
             self.parts: tuple[sp.csr_matrix, ...] = (matrix[:cut], matrix[cut:])
