@@ -18,6 +18,7 @@ Worker processes get the wrapper in one of two ways:
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ __all__ = [
 
 #: Environment variables read by the generated sitecustomize.
 GATE_ENV = "MICROSIM_TEST_GATE"
-HOLD_ENV = "MICROSIM_TEST_GATE_HOLD_ABOVE"
+HOLD_ENV = "MICROSIM_TEST_GATE_HOLD"
 
 #: How long a held point waits for ``release`` before it fails (so a broken test cannot hang).
 TIMEOUT = 120.0
@@ -47,20 +48,25 @@ import os
 if os.environ.get("MICROSIM_TEST_GATE"):
     import gates
 
-    gates.install(os.environ["MICROSIM_TEST_GATE"],
-                  float(os.environ.get("MICROSIM_TEST_GATE_HOLD_ABOVE", "0")))
+    above, below = os.environ.get("MICROSIM_TEST_GATE_HOLD", "0 inf").split()
+    gates.install(os.environ["MICROSIM_TEST_GATE"], float(above), float(below))
 '''
 
 
-def install(directory: str | os.PathLike[str], hold_above: float = 0.0) -> None:
-    """Hold, in this process, every point whose kappa exceeds ``hold_above`` until release."""
+def install(directory: str | os.PathLike[str], hold_above: float = 0.0,
+            hold_below: float = math.inf) -> None:
+    """Hold, in this process, every point with hold_above < kappa < hold_below until release.
+
+    A sequential sweep runs the config's order (kappa rising: let the smallest through with
+    hold_above); a parallel one starts the larger kappa first at equal N (sweep.longest_first:
+    let the largest through with hold_below)."""
     from microsim import comparison, sweep
 
     gate = Path(directory)
     real = getattr(comparison.compare, "_ungated", comparison.compare)
 
     def gated(p: Any, *args: Any, **kw: Any) -> Any:
-        if p.kappa > hold_above and not (gate / "release").exists():
+        if hold_above < p.kappa < hold_below and not (gate / "release").exists():
             (gate / f"started-{os.getpid()}-{p.kappa:.6g}").touch()
             deadline = time.monotonic() + TIMEOUT
             while not (gate / "release").exists():
@@ -83,7 +89,8 @@ def uninstall() -> None:
     sweep.compare = real
 
 
-def gated_environment(directory: Path, hold_above: float = 0.0) -> dict[str, str]:
+def gated_environment(directory: Path, hold_above: float = 0.0,
+                      hold_below: float = math.inf) -> dict[str, str]:
     """Environment for a ``microsim`` subprocess whose processes all install the gate."""
     site = directory / "site"
     site.mkdir(parents=True, exist_ok=True)
@@ -91,7 +98,7 @@ def gated_environment(directory: Path, hold_above: float = 0.0) -> dict[str, str
     tests = str(Path(__file__).resolve().parent)
     path = os.pathsep.join(p for p in (str(site), tests, os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path, GATE_ENV: str(directory),
-            HOLD_ENV: repr(hold_above)}
+            HOLD_ENV: f"{hold_above!r} {hold_below!r}"}
 
 
 def started(directory: Path) -> list[tuple[int, float]]:
