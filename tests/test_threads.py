@@ -8,7 +8,6 @@ import scipy.sparse as sp
 
 from microsim.params import ModelParams
 from microsim.solvers import symmetric, threads
-from microsim.solvers.linear import SolverOptions
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -33,14 +32,19 @@ def test_split_products_equal_the_matrix_product(monkeypatch, dtype):
 
 
 def test_chebyshev_curve_is_the_same_on_two_threads(monkeypatch):
-    """The Chebyshev propagation with its products on two threads reproduces the one-thread
-    curve exactly (N = M = 4, unequal baths, kappa = 0.3)."""
+    """The Chebyshev propagation with its products on two threads (its matrix cut in two)
+    reproduces the one-thread states exactly (N = M = 4, unequal baths, kappa = 0.3)."""
     monkeypatch.setattr(threads, "SPLIT_MIN_NNZ", 16)
     p = ModelParams.from_effective(-0.8, 0.1, 0.3, 4, gamma_ratio=2.0)
     t = np.linspace(0.0, 20.0, 11)
-    options = SolverOptions(propagation="chebyshev")
-    curves = {}
+    space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
+    gen, x0 = symmetric.generator(p, space), symmetric.initial_state(p, space)
+    curves, parts = {}, {}
     for count in ("1", "2"):
         monkeypatch.setenv("MICROSIM_THREADS", count)
-        curves[count] = symmetric.evolve(p, t, options).energy
+        plan: dict[str, object] = {}
+        curves[count] = np.array(list(symmetric.chebyshev_propagate(
+            gen, x0, t, symmetric.spectral_bounds(p), 1e-11, plan=plan)))
+        parts[count] = len(plan["twice"].parts)  # type: ignore[attr-defined]
+    assert parts == {"1": 1, "2": 2}
     assert np.array_equal(curves["1"], curves["2"])
