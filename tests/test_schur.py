@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import paper_point
-from microsim.solvers import schur, symmetric
+from microsim.solvers import lines, schur, symmetric
 from microsim.solvers.implicit import ShiftedSolve
 from microsim.solvers.linear import IntegrationError
 
@@ -141,22 +141,33 @@ def test_every_cg_round_counts_and_a_stall_is_reported(monkeypatch):
         schur.shifted_solve(system, 0.5, 1e-10).solve(b)
 
 
+@pytest.mark.parametrize("line_min", [schur.LINE_MIN_SIZE, 1])
 @pytest.mark.parametrize(("n", "m", "kappa", "extra"), CASES)
-def test_single_precision_operators_are_the_symmetrized_schur_complement(n, m, kappa, extra):
+def test_single_precision_operators_are_the_symmetrized_schur_complement(n, m, kappa, extra,
+                                                                         line_min, monkeypatch):
     """The float32 product and preconditioner are S C S^{-1} and S P S^{-1} with S = D^{1/2}
-    (C and P from the double-precision solver, column by column), to 1e-6 of the largest entry
-    (float32 round-off, 6e-8, over a few terms per entry), and S C S^{-1} is symmetric to the
-    same accuracy although C itself is not (the weights span decades)."""
+    (C and P from the double-precision solver, column by column, in the float32 vectors' line-major
+    order), to 1e-6 of the largest entry (float32 round-off, 6e-8, over a few terms per entry),
+    and S C S^{-1} is symmetric to the same accuracy although C itself is not (the weights span
+    decades). With line_min = 1 every bath block is solved line by line (solvers/lines.py), else
+    by its dense inverse: both must give the same operators."""
+    monkeypatch.setattr(schur, "LINE_MIN_SIZE", line_min)
+    monkeypatch.setattr(schur, "LINE_MIN_WORK", 0)
     p = paper_point(n, kappa, n_engines=m, **extra)
     _, _, system = system_of(p)
     solve = schur.shifted_solve(system, 0.7, 1e-10)
     assert solve.single is not None
+    kinds = {type(s).__name__ for s in solve.single["even"].values()}
+    assert kinds == ({"LineSolve"} if line_min == 1 else {"DenseSolve"})
     size = solve.split.even.size
     eye = np.eye(size)
     scale = solve.split.single.scale_e
+    order = solve.split.single.order_e
+    assert np.array_equal(np.sort(order), np.arange(size))
     for double, single in ((solve.product, solve._product_single),
                            (solve.precondition, solve._precondition_single)):
-        exact = np.array([double(e) for e in eye]).T * scale[:, None] / scale[None, :]
+        exact = (np.array([double(e) for e in eye]).T * scale[:, None] / scale[None, :])[
+            np.ix_(order, order)]
         approx = np.array([single(e.astype(np.float32)) for e in eye]).T
         peak = np.abs(exact).max()
         assert np.abs(approx - exact).max() <= 1e-6 * peak
@@ -165,11 +176,15 @@ def test_single_precision_operators_are_the_symmetrized_schur_complement(n, m, k
     assert np.abs(c - c.T).max() > 1e-3 * np.abs(c).max()  # the symmetry is S's doing
 
 
-def test_single_precision_rounds_reach_double_precision_accuracy(monkeypatch):
+@pytest.mark.parametrize("line_min", [schur.LINE_MIN_SIZE, 1])
+def test_single_precision_rounds_reach_double_precision_accuracy(monkeypatch, line_min):
     """A solve to 1e-10, far below float32's epsilon, is reached by single-precision rounds
     alone, each refined from the residual in double precision (at least two rounds, since a round
-    aims at SINGLE_REDUCTION = 1e-5), and agrees with numpy's dense solve."""
-    p = paper_point(4, 0.05, n_engines=2, **UNEQUAL)
+    aims at SINGLE_REDUCTION = 1e-5), and agrees with numpy's dense solve; with the bath blocks
+    solved by dense inverses and line by line (line_min = 1)."""
+    monkeypatch.setattr(schur, "LINE_MIN_SIZE", line_min)
+    monkeypatch.setattr(schur, "LINE_MIN_WORK", 0)
+    p = paper_point(4, 0.05, n_engines=5, **UNEQUAL)
     _, gen, system = system_of(p)
     calls = {"single": 0, "double": 0}
     single, double = schur.SchurSolve._cg_single, schur.SchurSolve._cg
@@ -189,24 +204,27 @@ def test_single_precision_rounds_reach_double_precision_accuracy(monkeypatch):
     assert calls["single"] >= 2 and calls["double"] == 0
 
 
+@pytest.mark.parametrize("by_group", [False, True])
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_float32_block_products_flush_subnormal_numbers(monkeypatch, threads):
-    """Blocks of a float32 vector far below its largest (here 1e-39, subnormal, and 1e-30, whose
+def test_float32_block_products_flush_subnormal_numbers(monkeypatch, threads, by_group):
+    """Entries of a float32 vector far below its largest (here 1e-39, subnormal, and 1e-30, whose
     products would be) leave the block products as zeros, not as subnormal numbers that
     slow the processor down; the rest equals the float64 product to float32 accuracy. Two
-    groups of 3 x 3 blocks, large enough to be shared between threads when allowed."""
+    groups of 3 x 3 blocks on (3, copies) views, large enough to be shared between threads
+    when allowed; the whole vector flushed at once, or group by group as large vectors are."""
     monkeypatch.setenv("MICROSIM_THREADS", threads)
     monkeypatch.setattr(schur, "THREAD_MIN_WORK", 64)
+    monkeypatch.setattr(schur, "FLUSH_BY_GROUP", 1 if by_group else 1 << 22)
     rng = np.random.default_rng(7)
     inverses = {0: rng.normal(size=(3, 3)), 1: rng.normal(size=(3, 3)) * 1e-9}
     groups = ((0, 0, 3000), (1, 3000, 6000))
     v = rng.normal(size=6000)
-    v[:300] = 1e-39 * rng.normal(size=300)  # whole blocks subnormal in float32
-    v[3000:3300] = 1e-30  # times the 1e-9 blocks: below float32's normal range
-    out = schur._apply({k: a.astype(np.float32) for k, a in inverses.items()}, groups,
-                       v.astype(np.float32))
+    v[:1000] = 1e-39 * rng.normal(size=1000)  # the first row of every block: subnormal
+    v[3000:4000] = 1e-30  # times the 1e-9 blocks: below float32's normal range
+    solvers = {k: lines.DenseSolve(a.astype(np.float32)) for k, a in inverses.items()}
+    out = schur._apply(solvers, groups, v.astype(np.float32))
     tiny = np.finfo(np.float32).tiny
     assert not np.any((out != 0) & (np.abs(out) < tiny))
-    exact = np.concatenate([(v[lo:hi].reshape(-1, 3) @ inverses[k]).ravel()
+    exact = np.concatenate([(inverses[k] @ v[lo:hi].reshape(3, -1)).ravel()
                             for k, lo, hi in groups])
     assert np.abs(out - exact).max() <= 1e-6 * np.abs(exact).max()

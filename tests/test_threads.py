@@ -48,3 +48,31 @@ def test_chebyshev_curve_is_the_same_on_two_threads(monkeypatch):
         parts[count] = len(plan["twice"].parts)  # type: ignore[attr-defined]
     assert parts == {"1": 1, "2": 2}
     assert np.array_equal(curves["1"], curves["2"])
+
+
+@pytest.mark.parametrize("line_min", [1, 1 << 30])
+def test_float32_schur_operators_are_the_same_on_two_threads(monkeypatch, line_min):
+    """The float32 product and preconditioner of the CG solves (solvers/schur.py) with A_ee x
+    computed on the worker thread while the caller solves the bath blocks, the sparse products
+    cut in two and the blocks shared between the threads, equal the one-thread numbers bit for
+    bit (N = M = 5, unequal baths); with every bath block solved line by line (line_min = 1)
+    and with dense inverses only."""
+    from microsim.solvers import schur
+
+    monkeypatch.setattr(threads, "SPLIT_MIN_NNZ", 16)
+    monkeypatch.setattr(schur, "THREAD_MIN_WORK", 64)
+    monkeypatch.setattr(schur, "LINE_MIN_SIZE", line_min)
+    monkeypatch.setattr(schur, "LINE_MIN_WORK", 0)
+    p = ModelParams.from_effective(-0.8, 0.1, 0.2, 5, gamma_ratio=0.3)
+    space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
+    outputs = {}
+    for count in ("1", "2"):
+        monkeypatch.setenv("MICROSIM_THREADS", count)
+        system = symmetric.implicit_system(p, space, symmetric.generator(p, space))
+        solve = schur.shifted_solve(system, 0.4, 1e-10)
+        parts = len(solve.single["a_ee"].parts)
+        assert parts == int(count)
+        x = np.random.default_rng(2).normal(size=solve.split.even.size).astype(np.float32)
+        outputs[count] = (solve._product_single(x), solve._precondition_single(x))
+    for one, two in zip(outputs["1"], outputs["2"], strict=True):
+        assert np.array_equal(one, two)

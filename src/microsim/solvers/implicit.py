@@ -55,7 +55,8 @@ class ImplicitSystem:
     ``stats`` counts shifts, solves and GMRES iterations; ``sectors`` (optional) gives each
     unknown's number of engine coherences c where the bath part of L is exactly its blocks and the
     rest changes c by one, which lets solvers/schur.py solve real shifts by CG; ``cache`` keeps
-    what later solves share.
+    what later solves share; ``levels`` (optional) gives, per group, the line of each row of its
+    blocks, over which the blocks are block tridiagonal (solvers/lines.py).
     """
 
     generator: sp.csr_matrix
@@ -66,6 +67,7 @@ class ImplicitSystem:
     stats: dict[str, float] = field(default_factory=dict)
     sectors: NDArray[np.int64] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    levels: tuple[NDArray[np.int64], ...] | None = None
 
     def __post_init__(self) -> None:
         self.dual_generator = sp.csr_matrix(self.slow_dual @ self.generator)  # Y L

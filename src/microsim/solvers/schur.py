@@ -38,9 +38,11 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csgraph
 from numpy.typing import NDArray
+from scipy.linalg.blas import saxpy
 
 from microsim.solvers.implicit import ImplicitSystem, ShiftedSolve, solve_on_groups
 from microsim.solvers.linear import IntegrationError
+from microsim.solvers.lines import DenseSolve, LineSolve
 from microsim.solvers.threads import RowSplit, pool
 
 __all__ = ["SchurSolve", "log_weights", "shifted_solve"]
@@ -67,6 +69,18 @@ SINGLE_REDUCTION = 1e-5
 #: handles many times slower: N = 40, kappa = 0.01 took 198 s in the bench run, 61 % of it in the
 #: block products. The flushed entries lie 1e13 below float32's resolution of the largest one.
 FLUSH = 1e-20
+#: Vectors of at least this many entries (16 MB in float32, beyond the caches) are flushed group
+#: by group (_apply).
+FLUSH_BY_GROUP = 1 << 22
+#: A group's bath blocks are solved line by line in float32 (solvers/lines.py) when they have at
+#: least LINE_MIN_SIZE rows and their dense inverse would cost at least LINE_MIN_WORK
+#: multiply-adds per application; else by the dense inverse. A line solve makes 3 (K + 1) small
+#: products, whose call overhead (5 to 10 us each) a group must amortize. Measured on one core,
+#: per group, dense against lines: K = 60 with 61 copies (N = 60, c = 0) 6.7 against 2.1 ms;
+#: K = 40, 561 copies 8.2 against 2.7 ms; K = 20, 649 copies 1.1 against 0.7 ms; K = 30 with
+#: 31 copies (N = 30, c = 0, 7.6e6 multiply-adds) 0.33 ms both; K = 15: dense 1.4 times faster.
+LINE_MIN_SIZE = 200
+LINE_MIN_WORK = 20_000_000
 #: Rows per chunk of the check in log_weights.
 CHECK_ROWS = 1 << 18
 
@@ -164,59 +178,113 @@ class _Split:
         logs = logs - 0.5 * (logs.max() + logs.min())
         l_ee, l_eo = sp.csr_matrix(rows_even[:, even]), sp.csr_matrix(rows_even[:, odd])
         l_oe = sp.csr_matrix(rows_odd[:, even])
-        return cls(even, odd, l_ee, l_eo, l_oe, np.exp(logs[even]), tuple(groups[0]),
-                   tuple(groups[1]), sp.csr_matrix(system.slow[even]),
-                   _Single.build(logs[even], logs[odd], l_ee, l_eo, l_oe))
+        split_groups = (tuple(groups[0]), tuple(groups[1]))
+        single = None if system.levels is None else _Single.build(
+            logs[even], logs[odd], l_ee, l_eo, l_oe, split_groups, system.levels)
+        return cls(even, odd, l_ee, l_eo, l_oe, np.exp(logs[even]), *split_groups,
+                   sp.csr_matrix(system.slow[even]), single)
 
 
 @dataclass(frozen=True)
 class _Single:
-    """The Schur complement in symmetrized coordinates y = D^{1/2} x, in single precision.
+    """The Schur complement in symmetrized, line-major coordinates, in single precision.
 
     With S = D^{1/2}, S L_bath S^{-1} is symmetric and S L_coupling S^{-1} antisymmetric, and
     their entries are geometric means of mirrored rates, free of the range of the weights (d
     spans 1e-31..1e31 at N = 40). Single precision halves the bytes a CG iteration reads; the
     solve refines its float32 rounds with residuals in double precision (``SchurSolve.solve``).
+
+    The float32 vectors are also reordered within each group: the group's (copies, size) rows
+    become (size, copies), the block's rows sorted by line (``ImplicitSystem.levels``). A bath
+    block then acts on a (size, copies) view whose lines are contiguous rows (solvers/lines.py).
+    ``order_e[i]`` is the even unknown stored at float32 position i.
     """
 
     scale_e: FloatArray  #: S on the even unknowns
     logs_e: FloatArray  #: log d on the even unknowns
     logs_o: FloatArray
-    l_ee: sp.csr_matrix  #: S L_ee S^{-1}, float32
+    order_e: IntArray
+    order_o: IntArray
+    line_orders: dict[int, IntArray]  #: per group, the block's rows in line order
+    levels: dict[int, IntArray]  #: per group, the line of each row in that order
+    l_ee: sp.csr_matrix  #: S L_ee S^{-1}, float32, reordered
     l_eo: RowSplit
     l_oe: RowSplit
 
     @classmethod
     def build(cls, logs_e: FloatArray, logs_o: FloatArray, l_ee: sp.csr_matrix,
-              l_eo: sp.csr_matrix, l_oe: sp.csr_matrix) -> _Single:
+              l_eo: sp.csr_matrix, l_oe: sp.csr_matrix, split_groups: tuple[
+                  tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]],
+              levels: tuple[IntArray, ...] | None) -> _Single:
         s_e, s_o = np.exp(0.5 * logs_e), np.exp(0.5 * logs_o)
+        if levels is None:
+            raise ValueError("the float32 solves need the lines of the bath blocks")
+        line_orders = {index: np.argsort(levels[index], kind="stable")
+                       for groups in split_groups for index, _, _ in groups}
+        order_e, order_o = (_line_major(groups, line_orders) for groups in split_groups)
 
-        def scaled(block: sp.csr_matrix, left: FloatArray, right: FloatArray) -> sp.csr_matrix:
-            return sp.csr_matrix(sp.diags(left) @ block @ sp.diags(1.0 / right), dtype=np.float32)
+        def scaled(block: sp.csr_matrix, left: FloatArray, right: FloatArray, rows: IntArray,
+                   cols: IntArray) -> sp.csr_matrix:
+            return _permuted(sp.csr_matrix(sp.diags(left) @ block @ sp.diags(1.0 / right),
+                                           dtype=np.float32), rows, cols)
 
-        return cls(s_e, logs_e, logs_o, scaled(l_ee, s_e, s_e), RowSplit(scaled(l_eo, s_e, s_o)),
-                   RowSplit(scaled(l_oe, s_o, s_e)))
+        return cls(s_e, logs_e, logs_o, order_e, order_o, line_orders,
+                   {index: levels[index][order] for index, order in line_orders.items()},
+                   scaled(l_ee, s_e, s_e, order_e, order_e),
+                   RowSplit(scaled(l_eo, s_e, s_o, order_e, order_o)),
+                   RowSplit(scaled(l_oe, s_o, s_e, order_o, order_e)))
 
     def blocks(self, bath: Any, groups: tuple[tuple[int, int, int], ...],
-               odd: bool) -> dict[int, NDArray[np.float32]] | None:
-        """S (sigma - L_bath)^{-1} S^{-1} per group, as the transposed block of ``bath`` (float32).
+               odd: bool) -> dict[int, LineSolve | DenseSolve] | None:
+        """S (sigma - L_bath)^{-1} S^{-1} per group, on the group's (size, copies) view (float32):
+        by lines where the block and the group are large enough (LINE_MIN_SIZE, LINE_MIN_WORK),
+        else as a dense inverse.
 
         Every block of a group has the same weights up to a factor (it is the same bath matrix),
-        so one scaled inverse serves the group; None if the weights do not have that form.
+        so one scaled solve serves the group; None if the weights do not have that form.
         """
         logs = self.logs_o if odd else self.logs_e
-        out = {}
+        out: dict[int, LineSolve | DenseSolve] = {}
         for index, lo, hi in groups:
-            inverse_t = bath.inverses[index][2]
-            pattern = logs[lo:hi].reshape(-1, inverse_t.shape[0])
+            order = self.line_orders[index]
+            pattern = logs[lo:hi].reshape(-1, order.size)
             pattern = pattern - pattern[:, :1]
             if np.abs(pattern - pattern[:1]).max() > WEIGHT_TOLERANCE * max(
                     1.0, float(np.abs(pattern).max())):
                 return None
-            local = np.exp(0.5 * pattern[0])
-            out[index] = np.ascontiguousarray(inverse_t / local[:, None] * local[None, :],
-                                              dtype=np.float32)
+            local = np.exp(0.5 * pattern[0])[order]
+            if order.size >= LINE_MIN_SIZE and (hi - lo) * order.size >= LINE_MIN_WORK:
+                matrix = bath.matrix(index)[np.ix_(order, order)]
+                out[index] = LineSolve.factor(local[:, None] * matrix / local[None, :],
+                                              self.levels[index])
+            else:
+                inverse = bath.inverses[index][2].T[np.ix_(order, order)]
+                out[index] = DenseSolve(np.ascontiguousarray(
+                    local[:, None] * inverse / local[None, :], dtype=np.float32))
         return out
+
+
+def _line_major(groups: tuple[tuple[int, int, int], ...],
+                line_orders: dict[int, IntArray]) -> IntArray:
+    """The unknown stored at each float32 position: per group, position p * copies + b holds
+    row line_orders[p] of copy b (see _Single)."""
+    parts = []
+    for index, lo, hi in groups:
+        order = line_orders[index]
+        copies = (hi - lo) // order.size
+        parts.append((lo + order[:, None] + order.size * np.arange(copies)[None, :]).ravel())
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _permuted(matrix: sp.csr_matrix, rows: IntArray, cols: IntArray) -> sp.csr_matrix:
+    """P_r A P_c^T: row i is A's row rows[i], column j its column cols[j]."""
+    out = sp.csr_matrix(matrix[rows])
+    where = np.empty(cols.size, dtype=out.indices.dtype)
+    where[cols] = np.arange(cols.size, dtype=out.indices.dtype)
+    out.indices = where[out.indices]
+    out.has_sorted_indices = False
+    out.sort_indices()
+    return out
 
 
 def _split(system: ImplicitSystem) -> _Split | None:
@@ -267,12 +335,15 @@ class SchurSolve:
             return None
         a_ee = RowSplit(self.sigma * sp.identity(split.even.size, format="csr",
                                                  dtype=np.float32) - single.l_ee)
-        scale = single.scale_e
-        return {"a_ee": a_ee, "even": even, "odd": odd,
-                "slow": sp.diags(scale[: self.z_end]) @ self.slow,
-                "c_slow": sp.csr_matrix(sp.diags(scale[: self.c_end]) @ self.c_slow),
-                "c_slow_t": sp.csr_matrix((sp.diags(scale[: self.c_end]) @ self.c_slow).T),
-                "slow_t": sp.csr_matrix((sp.diags(scale[: self.z_end]) @ self.slow).T)}
+        ops: dict[str, Any] = {"a_ee": a_ee, "even": even, "odd": odd}
+        for name, prefix in (("slow", self.slow), ("c_slow", self.c_slow)):
+            rows = sp.csr_matrix(sp.diags(single.scale_e[: prefix.shape[0]]) @ prefix)
+            rows.resize((split.even.size, prefix.shape[1]))
+            rows = sp.csr_matrix(rows[single.order_e])
+            end = int(rows.nonzero()[0].max()) + 1  # still a prefix: the order keeps groups
+            ops[name], ops[name + "_t"], ops[name + "_end"] = rows[:end], sp.csr_matrix(
+                rows[:end].T), end
+        return ops
 
     def _blocks(self, groups: tuple[tuple[int, int, int], ...], v: NDArray) -> NDArray:
         """(sigma - L_bath)^{-1} on a compressed even or odd vector (or block of columns)."""
@@ -364,25 +435,33 @@ class SchurSolve:
         return out
 
     def _product_single(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
-        """S C S^{-1} x in float32."""
+        """S C S^{-1} x in float32.
+
+        With a second thread, A_ee x is computed there while this thread solves the odd bath
+        blocks, whose line solves (solvers/lines.py) keep them on one thread."""
         ops, single = self.single, self.split.single
         assert ops is not None and single is not None
-        y = ops["a_ee"] @ x
-        y -= single.l_eo @ _apply(ops["odd"], self.split.odd_groups, single.l_oe @ x)
+        inner = single.l_oe @ x
+        workers = pool() if len(ops["a_ee"].parts) > 1 else None  # small: no hand-off
+        job = None if workers is None else workers.submit(ops["a_ee"].here, x)
+        inner = _apply(ops["odd"], self.split.odd_groups, inner)
+        y = ops["a_ee"] @ x if job is None else job.result()
+        y -= single.l_eo @ inner
         return y
 
     def _precondition_single(self, r: NDArray[np.float32]) -> NDArray[np.float32]:
         """S P S^{-1} r in float32 (P as ``precondition``; the coarse part in float64)."""
         ops = self.single
         assert ops is not None
-        coarse = sla.cho_solve(self.coarse, ops["slow_t"] @ r[: self.z_end].astype(float),
+        z_end, c_end = ops["slow_end"], ops["c_slow_end"]
+        coarse = sla.cho_solve(self.coarse, ops["slow_t"] @ r[:z_end].astype(float),
                                check_finite=False)
         deflated = r.copy()
-        deflated[: self.c_end] -= ops["c_slow"] @ coarse
+        deflated[:c_end] -= ops["c_slow"] @ coarse
         y = _apply(ops["even"], self.split.even_groups, deflated)
-        correction = sla.cho_solve(self.coarse, ops["c_slow_t"] @ y[: self.c_end].astype(float),
+        correction = sla.cho_solve(self.coarse, ops["c_slow_t"] @ y[:c_end].astype(float),
                                    check_finite=False)
-        y[: self.z_end] += ops["slow"] @ (coarse - correction)
+        y[:z_end] += ops["slow"] @ (coarse - correction)
         return y
 
     def _cg_single(self, r: FloatArray, target: float) -> tuple[FloatArray, int]:
@@ -391,30 +470,34 @@ class SchurSolve:
         The residual is normalized before rounding to float32; the stopping test is on the
         residual in the original coordinates, |S^{-1} r_S|, which the caller checks in double.
         """
-        scale = self.split.single.scale_e  # type: ignore[union-attr]
+        single = self.split.single
+        assert single is not None
+        order = single.order_e
+        scale = single.scale_e
         r_s = scale * r
         norm = float(np.linalg.norm(r_s))
         inverse = 1.0 / scale
         peak = float(inverse.max())
-        inverse_n = (inverse / peak).astype(np.float32)
+        inverse_n = (inverse[order] / peak).astype(np.float32)
         goal = target / (norm * peak)
-        r32 = (r_s / norm).astype(np.float32)
+        r32 = (r_s[order] / norm).astype(np.float32)
         u = np.zeros_like(r32)
+        weighted = np.empty_like(r32)
         z = self._precondition_single(r32)
         direction = z.copy()
         rho = float(np.dot(r32, z))
-        for k in range(1, MAX_ITERATIONS + 1):
+        for k in range(1, MAX_ITERATIONS + 1):  # in place: at N = 60 a vector is 38 MB
             q = self._product_single(direction)
-            alpha = np.float32(rho / float(np.dot(direction, q)))
-            u += alpha * direction
-            r32 -= alpha * q
-            if float(np.linalg.norm(r32 * inverse_n)) <= goal:
-                return u.astype(float) * (norm * inverse), k
+            alpha = rho / float(np.dot(direction, q))
+            u = saxpy(direction, u, a=alpha)
+            r32 = saxpy(q, r32, a=-alpha)
+            if float(np.linalg.norm(np.multiply(r32, inverse_n, out=weighted))) <= goal:
+                return _unordered(u, order) * (norm * inverse), k
             z = self._precondition_single(r32)
             rho, previous = float(np.dot(r32, z)), rho
             direction *= np.float32(rho / previous)
             direction += z
-        return u.astype(float) * (norm * inverse), MAX_ITERATIONS
+        return _unordered(u, order) * (norm * inverse), MAX_ITERATIONS
 
     def _cg(self, r: FloatArray, target: float) -> tuple[FloatArray, int]:
         """Preconditioned CG in the D inner product for C u = r, from u = 0."""
@@ -438,63 +521,89 @@ class SchurSolve:
         return u, MAX_ITERATIONS
 
 
-def _apply(inverses: dict[int, NDArray], groups: tuple[tuple[int, int, int], ...],
-           v: NDArray) -> NDArray:
-    """Block inverses (transposed, one per group) on a compressed even or odd vector.
-
-    With a second thread (threads.pool) the blocks are shared between two threads in halves of
-    equal work (large groups split by rows; N = 40: 11.6 ms against 8.1 ms per application).
-
-    In float32, entries below FLUSH times the largest are set to zero on the way in and out:
-    they are far below float32's resolution of the result, and as subnormal numbers they made
-    each product many times slower (docs/performance.md)."""
-    single = v.dtype == np.float32
-    if single:
-        v = _flushed(v)
-    out = np.empty_like(v)
-    workers = pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
-    if workers is None:
-        _block_products(inverses, v, out, [(index, lo, hi) for index, lo, hi in groups])
-    else:
-        _shared_block_products(workers, inverses, groups, v, out)
-    return _flushed(out, copy=False) if single else out
-
-
-def _shared_block_products(workers: ThreadPoolExecutor, inverses: dict[int, NDArray],
-                           groups: tuple[tuple[int, int, int], ...], v: NDArray,
-                           out: NDArray) -> None:
-    """_block_products with the groups shared between the caller and ``workers``' thread."""
-    shares: tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]] = ([], [])
-    work = [0, 0]
-    for index, lo, hi in sorted(groups, key=lambda g: -(g[2] - g[1]) * inverses[g[0]].shape[0]):
-        size = inverses[index].shape[0]
-        blocks = (hi - lo) // size
-        parts = [(lo, lo + (blocks // 2) * size), (lo + (blocks // 2) * size, hi)] \
-            if blocks > 1 and (hi - lo) * size >= THREAD_MIN_WORK else [(lo, hi)]
-        for a, b in parts:
-            lighter = int(work[1] < work[0])
-            shares[lighter].append((index, a, b))
-            work[lighter] += (b - a) * size
-    job = workers.submit(_block_products, inverses, v, out, shares[1])
-    _block_products(inverses, v, out, shares[0])
-    job.result()
-
-
-def _flushed(v: NDArray, copy: bool = True) -> NDArray:
-    """v with the entries below FLUSH times its largest in magnitude set to zero."""
-    size = np.abs(v)
-    small = size < FLUSH * size.max(initial=0.0)
-    if not small.any():
-        return v
-    out = v.copy() if copy else v
-    out[small] = 0
+def _unordered(u: NDArray[np.float32], order: IntArray) -> FloatArray:
+    """The float32 vector u back in the even unknowns' order, in double precision."""
+    out = np.empty(u.size)
+    out[order] = u
     return out
 
 
-def _block_products(inverses: dict[int, NDArray], v: NDArray, out: NDArray,
-                    parts: list[tuple[int, int, int]]) -> None:
-    for index, lo, hi in parts:
-        inverse_t = inverses[index]
-        size = inverse_t.shape[0]
-        np.matmul(v[lo:hi].reshape(-1, size), inverse_t, out=out[lo:hi].reshape(-1, size))
+def _apply(solvers: dict[int, LineSolve | DenseSolve], groups: tuple[tuple[int, int, int], ...],
+           v: NDArray) -> NDArray:
+    """The bath solves (one per group, on its (size, copies) view) on a float32 even or odd vector.
+    v may be overwritten.
 
+    With a second thread (threads.pool) the groups are shared between two threads
+    (_shared_block_products).
+
+    In float32, entries below FLUSH times the largest of v are set to zero in v and in the result:
+    they are far below float32's resolution of the result, and as subnormal numbers they made
+    each product many times slower (docs/performance.md). Vectors of FLUSH_BY_GROUP entries or
+    more are flushed group by group, while the group is in cache (N = 60: a pass over the whole
+    vector took 25 ms); smaller ones at once, which costs fewer calls (N = 30: 1.8 ms against
+    3.7 ms per application)."""
+    floor = FLUSH * float(max(v.max(initial=0.0), -v.min(initial=0.0))) \
+        if v.dtype == np.float32 else 0.0
+    by_group = floor if v.size >= FLUSH_BY_GROUP else 0.0
+    if floor > 0 and not by_group:
+        _flush(v, floor)
+    out = np.empty_like(v)
+    parts = [(index, lo, hi, 0, (hi - lo) // solvers[index].size) for index, lo, hi in groups]
+    workers = pool() if v.size * 64 >= THREAD_MIN_WORK else None  # small problems: no hand-off
+    if workers is None:
+        _block_products(solvers, v, out, parts, by_group)
+    else:
+        _shared_block_products(workers, solvers, parts, v, out, by_group)
+    if floor > 0 and not by_group:
+        _flush(out, floor)
+    return out
+
+
+Part = tuple[int, int, int, int, int]  #: (group, lo, hi, first copy, end copy)
+
+
+def _shared_block_products(workers: ThreadPoolExecutor, solvers: dict[int, LineSolve | DenseSolve],
+                           parts: list[Part], v: NDArray, out: NDArray, floor: float) -> None:
+    """_block_products with the groups shared between the caller and ``workers``' thread.
+
+    Line solves all stay on the caller's thread: their Python loop holds the GIL between its
+    small products, and two such loops at once ran slower than one after the other (K = 30 to
+    60, 1.3 to 1.7 times). Dense groups, one long product each, fill the other thread."""
+    shares: tuple[list[Part], list[Part]] = ([], [])
+    work = [0, 0]
+    for index, lo, hi, a, b in sorted(parts, key=lambda g: -(g[4] - g[3]) * solvers[g[0]].cost):
+        cost = solvers[index].cost
+        if isinstance(solvers[index], LineSolve):
+            shares[0].append((index, lo, hi, a, b))
+            work[0] += (b - a) * cost
+            continue
+        half = (a + b) // 2
+        pieces = [(a, half), (half, b)] if b - a > 1 and (b - a) * cost >= THREAD_MIN_WORK \
+            else [(a, b)]
+        for first, end in pieces:
+            lighter = int(work[1] < work[0])
+            shares[lighter].append((index, lo, hi, first, end))
+            work[lighter] += (end - first) * cost
+    job = workers.submit(_block_products, solvers, v, out, shares[1], floor)
+    _block_products(solvers, v, out, shares[0], floor)
+    job.result()
+
+
+def _flush(a: NDArray, floor: float) -> None:
+    """Set the entries of ``a`` below ``floor`` in magnitude to zero, in place."""
+    small = np.abs(a) < floor
+    if small.any():
+        np.putmask(a, small, 0)
+
+
+def _block_products(solvers: dict[int, LineSolve | DenseSolve], v: NDArray, out: NDArray,
+                    parts: list[Part], floor: float = 0.0) -> None:
+    for index, lo, hi, first, end in parts:
+        size = solvers[index].size
+        rows = v[lo:hi].reshape(size, -1)[:, first:end]
+        result = out[lo:hi].reshape(size, -1)[:, first:end]
+        if floor > 0:
+            _flush(rows, floor)
+        solvers[index](rows, result)
+        if floor > 0:
+            _flush(result, floor)

@@ -521,15 +521,18 @@ class BathBlocks:
     For each c = n10 + n01 every block (fixed n10, m) is the same triangle n11 + n22 <= M - c with
     the same matrix (M - c independent engines relaxing, c coherences decaying at gamma_01), so one
     matrix per c serves all blocks: ``groups[c] = (lo, hi, matrix)`` over storage rows lo:hi.
+    ``levels[c]`` holds n22 of each row of the block: every bath jump changes it by one, so the
+    block is block tridiagonal over lines of constant n22 (solvers/lines.py).
     """
 
     groups: tuple[tuple[int, int, FloatArray], ...]
+    levels: tuple[IntArray, ...]
 
     @classmethod
     def build(cls, p: ModelParams, space: SymmetricSpace) -> BathBlocks:
         c_all = space.counts[:, U10] + space.counts[:, U01]
         bounds = np.searchsorted(c_all, np.arange(p.n_engines + 2))  # storage is sorted by c
-        groups = []
+        groups, levels = [], []
         for c in range(p.n_engines + 1):
             lo, hi = int(bounds[c]), int(bounds[c + 1])
             if hi == lo:
@@ -547,7 +550,8 @@ class BathBlocks:
                     new[v] += 1
                     block[row[(new[U11], new[U22])], col] -= rate * counts[col, u]
             groups.append((lo, hi, block))
-        return cls(tuple(groups))
+            levels.append(n22)
+        return cls(tuple(groups), tuple(levels))
 
     def inverse(self, sigma: complex) -> BathSolve:
         """(sigma - L_bath)^{-1}, one dense inverse per c (complex for complex sigma).
@@ -560,7 +564,7 @@ class BathBlocks:
         return BathSolve(tuple(
             (lo, hi, np.ascontiguousarray(
                 np.linalg.inv(block + sigma * np.eye(block.shape[0], dtype=dtype)).T))
-            for lo, hi, block in self.groups))
+            for lo, hi, block in self.groups), sigma, tuple(block for _, _, block in self.groups))
 
     @property
     def bounds(self) -> tuple[tuple[int, int], ...]:
@@ -574,9 +578,17 @@ class BathSolve:
 
     ``inverses`` holds (lo, hi, B_c^{-T}) per group: in storage order a group's rows are blocks
     of K consecutive entries, so y = r @ B^{-T} on the (blocks, K) view solves them all at once.
+    ``blocks`` are the groups' -L_bath (BathBlocks), so B_c = sigma + blocks[c] (``matrix``).
     """
 
     inverses: tuple[tuple[int, int, NDArray], ...]
+    sigma: complex = 0.0
+    blocks: tuple[FloatArray, ...] = ()
+
+    def matrix(self, index: int) -> NDArray:
+        """B = sigma - L_bath on the blocks of group ``index``, dense."""
+        block = self.blocks[index]
+        return block + self.sigma * np.eye(block.shape[0])
 
     def __call__(self, r: NDArray) -> NDArray:
         y = np.empty(r.shape, dtype=np.result_type(r.dtype, self.inverses[0][2].dtype))
@@ -734,7 +746,8 @@ def implicit_system(p: ModelParams, space: SymmetricSpace, gen: sp.csr_matrix,
     # A battery environment moves m within a sector, so the bath blocks no longer invert the
     # sector-keeping part of L (solvers/schur.py needs that).
     sectors = None if p.gamma_env > 0 else space.counts[:, U10] + space.counts[:, U01]
-    return ImplicitSystem(gen, bath.inverse, bath.bounds, slow, dual, sectors=sectors)
+    return ImplicitSystem(gen, bath.inverse, bath.bounds, slow, dual, sectors=sectors,
+                          levels=bath.levels)
 
 
 #: The implicit propagation starts after this many e-folds of the slowest fast rate (fast_rate):

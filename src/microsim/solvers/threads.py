@@ -46,6 +46,12 @@ class RowSplit:
         else:
             self.parts = (matrix,)
 
+    def here(self, x: NDArray) -> NDArray:
+        """A @ x on the calling thread alone (for a caller that keeps the other thread busy)."""
+        if len(self.parts) == 1:
+            return self.parts[0] @ x
+        return np.concatenate([part @ x for part in self.parts])
+
     def __matmul__(self, x: NDArray) -> NDArray:
         """A @ x for a vector or a block of columns x."""
         if len(self.parts) == 1:
