@@ -335,7 +335,10 @@ class SchurSolve:
             return None
         a_ee = RowSplit(self.sigma * sp.identity(split.even.size, format="csr",
                                                  dtype=np.float32) - single.l_ee)
-        ops: dict[str, Any] = {"a_ee": a_ee, "even": even, "odd": odd}
+        # A_ee x goes to the worker during the odd bath solves only if some are line solves,
+        # which keep the caller's thread to themselves; dense ones share both threads.
+        overlap = any(isinstance(solver, LineSolve) for solver in odd.values())
+        ops: dict[str, Any] = {"a_ee": a_ee, "even": even, "odd": odd, "overlap": overlap}
         for name, prefix in (("slow", self.slow), ("c_slow", self.c_slow)):
             rows = sp.csr_matrix(sp.diags(single.scale_e[: prefix.shape[0]]) @ prefix)
             rows.resize((split.even.size, prefix.shape[1]))
@@ -437,12 +440,13 @@ class SchurSolve:
     def _product_single(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         """S C S^{-1} x in float32.
 
-        With a second thread, A_ee x is computed there while this thread solves the odd bath
-        blocks, whose line solves (solvers/lines.py) keep them on one thread."""
+        With a second thread and line solves among the odd bath blocks (solvers/lines.py, which
+        keep them on this thread), A_ee x is computed on the other thread meanwhile. Without line
+        solves the blocks share both threads, which A_ee x there would only hold up."""
         ops, single = self.single, self.split.single
         assert ops is not None and single is not None
         inner = single.l_oe @ x
-        workers = pool() if len(ops["a_ee"].parts) > 1 else None  # small: no hand-off
+        workers = pool() if ops["overlap"] and len(ops["a_ee"].parts) > 1 else None
         job = None if workers is None else workers.submit(ops["a_ee"].here, x)
         inner = _apply(ops["odd"], self.split.odd_groups, inner)
         y = ops["a_ee"] @ x if job is None else job.result()
