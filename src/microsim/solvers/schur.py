@@ -215,10 +215,8 @@ class _Single:
     def build(cls, logs_e: FloatArray, logs_o: FloatArray, l_ee: sp.csr_matrix,
               l_eo: sp.csr_matrix, l_oe: sp.csr_matrix, split_groups: tuple[
                   tuple[tuple[int, int, int], ...], tuple[tuple[int, int, int], ...]],
-              levels: tuple[IntArray, ...] | None) -> _Single:
+              levels: tuple[IntArray, ...]) -> _Single:
         s_e, s_o = np.exp(0.5 * logs_e), np.exp(0.5 * logs_o)
-        if levels is None:
-            raise ValueError("the float32 solves need the lines of the bath blocks")
         line_orders = {index: np.argsort(levels[index], kind="stable")
                        for groups in split_groups for index, _, _ in groups}
         order_e, order_o = (_line_major(groups, line_orders) for groups in split_groups)
