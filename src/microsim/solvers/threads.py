@@ -54,11 +54,9 @@ class RowSplit:
 
     def __matmul__(self, x: NDArray) -> NDArray:
         """A @ x for a vector or a block of columns x."""
-        if len(self.parts) == 1:
-            return self.parts[0] @ x
-        workers = pool()
+        workers = pool() if len(self.parts) > 1 else None
         if workers is None:
-            return np.concatenate([part @ x for part in self.parts])
+            return self.here(x)
         job = workers.submit(self.parts[1].__matmul__, x)
         top = self.parts[0] @ x
         return np.concatenate((top, job.result()))
