@@ -72,10 +72,11 @@ def test_a_space_that_does_not_converge_climbs_the_gamma_ladder_then_halves(monk
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
 
 
-def test_a_space_the_memory_does_not_hold_is_halved(monkeypatch):
-    """When the available memory holds only 24 vectors of this size (the grid needs 28), the
-    space stops there and the window is halved: the curve is still the dense exponential's
-    (1e-8), in more windows (on the ladder (0.003, 0.1), whose last rung needs 28 vectors)."""
+def test_a_space_the_memory_stops_keeps_its_converged_prefix(monkeypatch):
+    """When the available memory holds only 24 vectors of this size (the grid needs 28 at gamma =
+    0.1 of the window), the space stops there and keeps the grid times on which it has converged;
+    the next space starts from the last of them, at the same gamma fraction. No space is thrown
+    away (none failed), and the curve is still the dense exponential's (1e-8)."""
     monkeypatch.setattr(krylov, "GAMMA_FRACTIONS", (0.003, 0.1))
     p = paper_point(6, 0.3, **UNEQUAL)
     space, gen, system = setup(p)
@@ -88,7 +89,27 @@ def test_a_space_the_memory_does_not_hold_is_halved(monkeypatch):
     states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9, stats)))
     exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
     assert stats["windows"] > 1 and stats["dimension"] <= 24
+    assert stats["partial"] >= 1 and "failed" not in stats
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
+
+
+def test_a_space_converged_nowhere_is_not_kept(monkeypatch):
+    """With room for only 12 vectors, no space converges on any grid time, not even on the first
+    step after the windows are halved down to it: nothing is kept as a prefix, every space counts
+    as failed (two rungs on each of the halved windows), and the propagation says so instead of
+    returning unconverged states."""
+    monkeypatch.setattr(krylov, "GAMMA_FRACTIONS", (0.003, 0.1))
+    p = paper_point(6, 0.3, **UNEQUAL)
+    space, _, system = setup(p)
+    monkeypatch.setattr(krylov, "available_memory",
+                        lambda: int(13 * 8 * space.size / krylov.MEMORY_FRACTION) + 1)
+    assert krylov.memory_dimension(space.size) == 12
+    x0 = symmetric.initial_state(p, space)
+    t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    stats: dict[str, float] = {}
+    with pytest.raises(IntegrationError, match="within 12 vectors"):
+        list(krylov.krylov_states(system, x0, t, 1e-9, stats))
+    assert stats["failed"] >= 4 and "partial" not in stats and "windows" not in stats
 
 
 @pytest.mark.parametrize(("n", "kappa", "extra", "env"), [

@@ -16,7 +16,9 @@ the adiabatic slow space. A 121-point charging curve takes 20-36 solves at kappa
 
 Convergence is checked on the coefficients: V is orthonormal, so the state changes between m - 4
 and m vectors by exactly |c_m(t) - c_{m-4}(t)|, which costs no product with V. A window that
-does not converge within MAX_DIMENSION vectors (or within what the memory holds) is halved.
+does not converge within MAX_DIMENSION vectors is retried with a larger gamma, then halved. A
+space that the memory stops earlier keeps the times on which it has converged (its prefix of the
+window), and the next space starts from the last of them.
 """
 
 from __future__ import annotations
@@ -175,8 +177,10 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
     the solves are converged to SOLVE_FACTOR tol relative to their right-hand side, relaxed as
     the weights of the new vectors fall (RELAXED_MAX). ``rung``: the first gamma fraction, an
     index into GAMMA_FRACTIONS. ``stats`` receives the largest dimension used ('dimension'), the
-    number of windows ('windows'), the last gamma fraction ('gamma_fraction') and the spaces that
-    did not converge ('failed'); ``memory`` remembers the window of each state returned. Raises
+    number of windows ('windows'), the last gamma fraction ('gamma_fraction'), the spaces that
+    did not converge ('failed') and those the memory stopped on part of their window ('partial');
+    ``memory`` remembers the window of each state returned (not of a partial one, whose vectors
+    the next space needs). Raises
     IntegrationError if a solve stalls, SpaceOutgrown if ``give_up`` says so after a space failed.
     """
     t = np.asarray(t, dtype=float)
@@ -186,12 +190,19 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
     x, start = first, 0
     while start < t.size - 1:
         end = t.size - 1
+        partial = False
         while True:
             stats["gamma_fraction"] = GAMMA_FRACTIONS[rung]
             before = float(system.stats.get("iterations", 0))
             window = _window(system, x, t[start: end + 1] - t[start], tol, stats,
                              GAMMA_FRACTIONS[rung])
             if window is not None:
+                covered = start + int(np.searchsorted(t[start: end + 1] - t[start], window.length,
+                                                      side="right")) - 1
+                partial = covered < end  # a space the memory stopped: its converged prefix
+                if partial:
+                    stats["partial"] = float(stats.get("partial", 0)) + 1.0
+                    end = covered
                 break
             stats["failed"] = float(stats.get("failed", 0)) + 1.0
             spent = float(system.stats.get("iterations", 0)) - before
@@ -207,16 +218,22 @@ def krylov_states(system: ImplicitSystem, x0: FloatArray, t: FloatArray, tol: fl
                                        f"[{t[start]:.6g}, {t[end]:.6g}]")
             end = start + (end - start) // 2
         s = t[start + 1: end + 1] - t[start]
-        if memory is not None and start == 0:
+        keep = memory is not None and not partial
+        if keep and start == 0:
             memory.remember(first, window, 0.0)
-        for x in (window.states(s) if memory is None else memory._remember(window, s)):
+        for x in (memory._remember(window, s) if keep else window.states(s)):
             yield x
+        del window  # its basis must not take the memory of the next space
         start = end
 
 
 def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
             stats: dict[str, float], fraction: float) -> Window | None:
-    """The Krylov space converged on the times s (s[0] = 0), or None if it does not converge."""
+    """The Krylov space converged on the times s (s[0] = 0), or None if it does not converge.
+
+    If the memory stops the space before MAX_DIMENSION vectors, the window returned reaches the
+    last time of s before the first checked time on which it has not converged (None if that is
+    s[1]): those states are converged to tol, and it was the machine, not gamma, that stopped."""
     beta = float(np.linalg.norm(x0))
     if beta == 0.0 or s[-1] <= 0.0:  # exp(L s) x0 = x0
         return Window(x0[None, :] / max(beta, 1.0), np.zeros((1, 1)), max(beta, 1.0),
@@ -235,6 +252,7 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
     # value at the grid's times by chance while the space has not converged. (Not before the
     # first time: the initial transient would ask for vectors the grid does not need.)
     checked = np.union1d(s[1:], np.linspace(float(s[1]), float(s[-1]), CHECK_TIMES))
+    reached, m_reached = 0.0, 0  # the converged prefix of the last check, and its dimension
     for j in range(limit):
         w = solve.solve(basis[j], relaxed) / gamma
         before = float(np.linalg.norm(w))
@@ -257,12 +275,26 @@ def _window(system: ImplicitSystem, x0: FloatArray, s: FloatArray, tol: float,
         if previous is not None:
             change = np.abs(coefficients).copy()
             change[:, : previous.shape[1]] = coefficients[:, : previous.shape[1]] - previous
-            if float(np.linalg.norm(change, axis=1).max()) <= tol * beta:
+            errors = np.linalg.norm(change, axis=1)
+            if float(errors.max()) <= tol * beta:
                 return _finish(basis, hess, m, gamma, beta, float(s[-1]), stats)
+            reached, m_reached = _converged_prefix(s, checked, errors <= tol * beta), m
         weight = float(np.abs(coefficients[:, -CHECK_EVERY:]).max()) / beta
         relaxed = min(max(base / min(max(weight, tol), 1.0), SOLVE_FLOOR), RELAXED_MAX)
         previous = coefficients
+    if limit < MAX_DIMENSION and reached > 0.0:
+        return _finish(basis, hess, m_reached, gamma, beta, reached, stats)
     return None
+
+
+def _converged_prefix(s: FloatArray, checked: FloatArray, converged: NDArray[np.bool_]) -> float:
+    """The last time of s before the first of the (sorted) ``checked`` times that has not
+    ``converged``; 0 if there is none."""
+    bad = np.flatnonzero(~converged)
+    if bad.size == 0:
+        return float(s[-1])
+    good = s[s < checked[bad[0]]]
+    return float(good[-1])
 
 
 def memory_dimension(size: int) -> int:
