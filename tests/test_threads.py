@@ -54,9 +54,12 @@ def test_chebyshev_curve_is_the_same_on_two_threads(monkeypatch):
 def test_float32_schur_operators_are_the_same_on_two_threads(monkeypatch, line_min):
     """The float32 product and preconditioner of the CG solves (solvers/schur.py) with A_ee x
     computed on the worker thread while the caller solves the bath blocks, the sparse products
-    cut in two and the blocks shared between the threads, equal the one-thread numbers bit for
-    bit (N = M = 5, unequal baths); with every bath block solved line by line (line_min = 1)
-    and with dense inverses only."""
+    cut in two and the blocks shared between the threads, equal the one-thread numbers (N = M =
+    5, unequal baths): bit for bit with every bath block solved line by line (line_min = 1),
+    which stay on one thread; with dense inverses only, whose copies are cut between the
+    threads, to 2 float32 units in the last place of the largest entry, since BLAS may take
+    another kernel for a share of the columns (OpenBLAS 0.3.31 does: 53 of 262 entries of the
+    preconditioner differ by 3e-8, none of the product's)."""
     from microsim.solvers import schur
 
     monkeypatch.setattr(threads, "SPLIT_MIN_NNZ", 16)
@@ -75,4 +78,8 @@ def test_float32_schur_operators_are_the_same_on_two_threads(monkeypatch, line_m
         x = np.random.default_rng(2).normal(size=solve.split.even.size).astype(np.float32)
         outputs[count] = (solve._product_single(x), solve._precondition_single(x))
     for one, two in zip(outputs["1"], outputs["2"], strict=True):
-        assert np.array_equal(one, two)
+        if line_min == 1:
+            assert np.array_equal(one, two)
+        else:
+            ulp = float(np.spacing(np.abs(one).max()))
+            assert np.abs(two - one).max() <= 2 * ulp
