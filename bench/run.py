@@ -158,7 +158,9 @@ def grid_table(results: list[dict]) -> str:
             elif r.get("status") != "ok":
                 cells.append(str(r.get("status")))
             else:
-                work = (f"Krylov, {r['krylov_dimension']:.0f} vectors, "
+                windows = r.get("krylov_windows", 1)
+                spaces = f"{windows:.0f} spaces of up to " if windows > 1 else ""
+                work = (f"Krylov, {spaces}{r['krylov_dimension']:.0f} vectors, "
                         f"{r.get('implicit_iterations', 0):.0f} iterations"
                         if r.get("propagation") == "krylov"
                         else f"Chebyshev, {r.get('chebyshev_products', 0)} products")

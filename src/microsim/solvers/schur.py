@@ -307,7 +307,6 @@ class SchurSolve:
     def __init__(self, system: ImplicitSystem, split: _Split, sigma: float, tol: float) -> None:
         self.system, self.split, self.sigma, self.tol = system, split, sigma, tol
         self.bath = system.bath_inverse(sigma)
-        self.a_ee = sp.csr_matrix(sigma * sp.identity(split.even.size, format="csr") - split.l_ee)
         c_slow = self._c_slow()
         # Z lives on the first (c = 0) rows and C Z on the first (c <= 2) rows: the coarse
         # operations touch only these prefixes of the vectors.
@@ -357,12 +356,15 @@ class SchurSolve:
         """C Z, formed on the odd groups that L_oe Z reaches (as implicit's dressed space)."""
         split = self.split
         inner = solve_on_groups(self.bath, split.odd_groups, sp.csr_matrix(split.l_oe @ split.slow))
-        return sp.csr_matrix(self.a_ee @ split.slow - split.l_eo @ inner)
+        return sp.csr_matrix(self.sigma * split.slow - split.l_ee @ split.slow
+                             - split.l_eo @ inner)
 
     def product(self, x: FloatArray) -> FloatArray:
-        """C x on the even unknowns."""
+        """C x on the even unknowns (sigma x - L_ee x formed here: a stored sigma - L_ee would
+        take the memory of four Krylov vectors)."""
         split = self.split
-        y = self.a_ee @ x
+        y = self.sigma * x
+        y -= split.l_ee @ x
         y -= split.l_eo @ self._blocks(split.odd_groups, split.l_oe @ x)
         return y
 
