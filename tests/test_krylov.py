@@ -72,40 +72,40 @@ def test_a_space_that_does_not_converge_climbs_the_gamma_ladder_then_halves(monk
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
 
 
-def test_a_space_the_memory_stops_keeps_its_converged_prefix(monkeypatch):
-    """When the available memory holds only 24 vectors of this size (the grid needs 28 at gamma =
-    0.1 of the window), the space stops there and keeps the grid times on which it has converged;
-    the next space starts from the last of them, at the same gamma fraction. No space is thrown
-    away (none failed), and the curve is still the dense exponential's (1e-8)."""
+def memory_for(monkeypatch, vectors: int):
+    """N = M = 6, unequal baths, kappa = 0.3, on the ladder (0.003, 0.1), with room for only
+    ``vectors`` Krylov vectors: the generator, the system, x0 and a 31-point grid over 3 tau_eff."""
     monkeypatch.setattr(krylov, "GAMMA_FRACTIONS", (0.003, 0.1))
     p = paper_point(6, 0.3, **UNEQUAL)
     space, gen, system = setup(p)
     monkeypatch.setattr(krylov, "available_memory",
-                        lambda: int(25 * 8 * space.size / krylov.MEMORY_FRACTION) + 1)
-    assert krylov.memory_dimension(space.size) == 24
-    x0 = symmetric.initial_state(p, space)
+                        lambda: int((vectors + 1) * 8 * space.size / krylov.MEMORY_FRACTION) + 1)
+    assert krylov.memory_dimension(space.size) == vectors
     t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    return gen, system, symmetric.initial_state(p, space), t
+
+
+def test_a_space_the_memory_stops_keeps_its_converged_prefix(monkeypatch):
+    """When the available memory holds only 24 vectors (one space over the grid needs more at
+    gamma = 0.003 of the window), the space stops there and keeps the grid times on which it has
+    converged; the next space starts from the last of them, at the same gamma fraction. No space
+    is thrown away (none failed), and the curve is still the dense exponential's (1e-8)."""
+    gen, system, x0, t = memory_for(monkeypatch, 24)
     stats: dict[str, float] = {}
     states = np.array(list(krylov.krylov_states(system, x0, t, 1e-9, stats)))
     exact = np.array([sla.expm(tk * gen.toarray()) @ x0 for tk in t])
     assert stats["windows"] > 1 and stats["dimension"] <= 24
     assert stats["partial"] >= 1 and "failed" not in stats
+    assert stats["gamma_fraction"] == 0.003
     assert np.abs(states - exact).max() <= 1e-8 * np.linalg.norm(x0)
 
 
 def test_a_space_converged_nowhere_is_not_kept(monkeypatch):
     """With room for only 12 vectors, no space converges on any grid time, not even on the first
-    step after the windows are halved down to it: nothing is kept as a prefix, every space counts
-    as failed (two rungs on each of the halved windows), and the propagation says so instead of
-    returning unconverged states."""
-    monkeypatch.setattr(krylov, "GAMMA_FRACTIONS", (0.003, 0.1))
-    p = paper_point(6, 0.3, **UNEQUAL)
-    space, _, system = setup(p)
-    monkeypatch.setattr(krylov, "available_memory",
-                        lambda: int(13 * 8 * space.size / krylov.MEMORY_FRACTION) + 1)
-    assert krylov.memory_dimension(space.size) == 12
-    x0 = symmetric.initial_state(p, space)
-    t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
+    step: nothing is kept as a prefix, every space counts as failed (the window halved at the
+    same gamma down to one step, which then tries the next rung), and the propagation says so
+    instead of returning unconverged states."""
+    _, system, x0, t = memory_for(monkeypatch, 12)
     stats: dict[str, float] = {}
     with pytest.raises(IntegrationError, match="within 12 vectors"):
         list(krylov.krylov_states(system, x0, t, 1e-9, stats))
