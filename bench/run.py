@@ -165,7 +165,9 @@ def grid_table(results: list[dict]) -> str:
                         if r.get("propagation") == "krylov"
                         else f"Chebyshev, {r.get('chebyshev_products', 0)} products")
                 error = r.get("max_energy_error_per_N")
-                cells.append(f"{r['wall_time_s']:.3g} s, {r['peak_rss_mib'] / 1024:.2g} GiB, "
+                wall = r["wall_time_s"]
+                seconds = f"{wall:.0f}" if wall >= 100 else f"{wall:.3g}"  # no 1.05e+03
+                cells.append(f"{seconds} s, {r['peak_rss_mib'] / 1024:.3g} GiB, "
                              f"{work}" + (f", error {error:.1e}" if error is not None else ""))
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
