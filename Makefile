@@ -9,7 +9,7 @@ CONFIG ?= configs/validity.yaml
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
 STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5 runs/criterion_n40.h5
 
-.PHONY: corrected sweep test test-slow lint regression-update figures study results bench clean
+.PHONY: corrected sweep test test-slow lint regression-update figures study results bench clean doc-tables
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)  ## fast physics test suite (what CI runs)
 
 test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ...)
 	$(PY) -m pytest -q -m "slow or not slow"
+
+doc-tables: $(STAMP)  ## regenerate the tables of docs/hdf5.md from the registry and the field schema
+	$(PY) -m microsim.report.tables docs/hdf5.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples bench
@@ -53,7 +56,7 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 		--out runs/figures
 
 results: figures study corrected  ## docs/results.md with the figures and the numbers measured from them
-	$(PY) -m microsim.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
+	$(PY) -m microsim.report.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
 		$(STUDY) runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 

@@ -24,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from microsim.comparison import run_corrected
-from microsim.dataset import open_sweep
-from microsim.params import ModelParams
-from microsim.refinement import measurement_grid
-from microsim.solvers.linear import SolverOptions
-from microsim.storage import PARAM_NAMES
+from microsim.analysis.comparison import run_description
+from microsim.analysis.refinement import measurement_grid
+from microsim.descriptions import get
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.model.params import ModelParams
+from microsim.sweeps.reading import open_sweep
+from microsim.sweeps.storage import PARAM_NAMES
 
 
 def _energy(p: ModelParams) -> Callable[[np.ndarray], float]:
@@ -51,7 +52,7 @@ def measure(path: str) -> list[dict[str, float | int | str]]:
         mic, eff = data.array(r, "energy_mic"), data.array(r, "energy_eff")
         grid, keep = measurement_grid(t, p.gamma_01)
         start = time.perf_counter()
-        cor = run_corrected(p, grid, keep, options, _energy(p), 1e-3)
+        cor = run_description(get("corrected"), p, grid, keep, options, _energy(p), 1e-3)
         wall = time.perf_counter() - start
         tau_mic = float(data.column("tau_mic")[r])
         row: dict[str, float | int | str] = {

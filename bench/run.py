@@ -50,10 +50,10 @@ def _case(solver: str, n: int, what: str, kappa: float = KAPPA) -> dict:
     """Run one case in this process and return its measurements."""
     import numpy as np
 
-    from microsim.comparison import effective_charging_time
-    from microsim.params import ModelParams
-    from microsim.solvers import effective, full, symmetric
-    from microsim.solvers.linear import SolverOptions
+    from microsim.analysis.comparison import effective_charging_time
+    from microsim.descriptions import effective, full, symmetric
+    from microsim.descriptions.numerics.linear import SolverOptions
+    from microsim.model.params import ModelParams
 
     p = ModelParams.from_effective(-0.8, 0.1, kappa, n)
     t = np.linspace(0.0, TAU_UNITS * effective_charging_time(p), POINTS)
@@ -68,7 +68,7 @@ def _case(solver: str, n: int, what: str, kappa: float = KAPPA) -> dict:
     elif solver == "qutip":
         import qutip
 
-        from microsim.operators import microscopic_model
+        from microsim.model.operators import microscopic_model
 
         model = microscopic_model(p, "full")
         res = qutip.mesolve(model.hamiltonian, model.rho0, t, model.c_ops,

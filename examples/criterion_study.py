@@ -19,8 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import microsim
-from microsim import criterion
 from microsim.cli import main
+from microsim.report import criterion
 
 SMALL = os.environ.get("MICROSIM_EXAMPLES_SMALL") == "1"
 OUT = Path(os.environ.get("MICROSIM_EXAMPLES_OUT", "runs/examples"))

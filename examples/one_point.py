@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from microsim import ModelParams
-from microsim.comparison import compare_until_charged
+from microsim.analysis.comparison import compare_until_charged
 
 SMALL = os.environ.get("MICROSIM_EXAMPLES_SMALL") == "1"
 OUT = Path(os.environ.get("MICROSIM_EXAMPLES_OUT", "runs/examples"))

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from microsim.params import ModelParams
-from microsim.storage import read_summary
+from microsim.model.params import ModelParams
+from microsim.sweeps.storage import read_summary
 
 #: The paper's effective point (Fig. 4-5): beta_e w0 = -0.8, Gamma_e / w0 = 0.1.
 PAPER_X = -0.8

@@ -2,10 +2,10 @@
 
 The fault tests kill a worker or interrupt a sweep while a point is being computed. Timing alone
 cannot guarantee that (a point takes a fraction of a second), so the per-point compute function
-``microsim.comparison.compare`` (and its alias in ``microsim.sweep``) is wrapped in every process
-that computes points: a held point writes ``started-<pid>-<kappa>`` into the gate directory and
-blocks until the test creates ``release`` there. The wrapper then calls the real ``compare``, so
-the numbers are those of an ungated run.
+``microsim.analysis.comparison.compare`` (and its alias in ``microsim.sweeps.execute``) is wrapped
+in every process that computes points: a held point writes ``started-<pid>-<kappa>`` into the
+gate directory and blocks until the test creates ``release`` there. The wrapper then calls the
+real ``compare``, so the numbers are those of an ungated run.
 
 Worker processes get the wrapper in one of two ways:
 
@@ -60,7 +60,8 @@ def install(directory: str | os.PathLike[str], hold_above: float = 0.0,
     A sequential sweep runs the config's order (kappa rising: let the smallest through with
     hold_above); a parallel one starts the larger kappa first at equal N (sweep.longest_first:
     let the largest through with hold_below)."""
-    from microsim import comparison, sweep
+    from microsim.analysis import comparison
+    from microsim.sweeps import execute as sweep
 
     gate = Path(directory)
     real = getattr(comparison.compare, "_ungated", comparison.compare)
@@ -82,7 +83,8 @@ def install(directory: str | os.PathLike[str], hold_above: float = 0.0,
 
 def uninstall() -> None:
     """Restore the real compare in this process (a no-op where no gate is installed)."""
-    from microsim import comparison, sweep
+    from microsim.analysis import comparison
+    from microsim.sweeps import execute as sweep
 
     real = getattr(comparison.compare, "_ungated", comparison.compare)
     comparison.compare = real

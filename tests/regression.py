@@ -45,7 +45,7 @@ TOLERANCES = {
 
 def summary_rows(path: Path) -> list[dict[str, object]]:
     """The rows of a sweep file's summary: the point's identity and the checked figures."""
-    from microsim.storage import read_summary
+    from microsim.sweeps.storage import read_summary
 
     _, columns = read_summary(path)
     rows = []

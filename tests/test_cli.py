@@ -88,7 +88,7 @@ def test_console_script_exits_2_without_traceback():
 def test_method_effective_skips_the_microscopic_model(capsys):
     """N = 1000 is far beyond any microscopic solver; Eq. 8 alone still gives E_ss = N e_N, and
     the corrected description (stable here: N kappa^2 = 0.1) its own tau and E_ss = N e_N."""
-    from microsim import closed_forms as cf
+    from microsim.model import closed_forms as cf
 
     weak = ["--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.01"]
     main(["run", "--N", "1000", *weak, "--method", "effective", "--points", "101", "--json"])

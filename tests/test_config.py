@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from microsim.config import ConfigError, load_config, parse_config
+from microsim.sweeps.config import ConfigError, load_config, parse_config
 
 BASE = """
 model:

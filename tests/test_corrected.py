@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from microsim.comparison import compare_until_charged
-from microsim.params import ModelParams
-from microsim.solvers import corrected, effective, full, symmetric
-from microsim.solvers.linear import IntegrationError, SolverOptions
+from microsim.analysis.comparison import compare_until_charged
+from microsim.descriptions import corrected, effective, full, symmetric
+from microsim.descriptions.numerics.linear import IntegrationError, SolverOptions
+from microsim.model.params import ModelParams
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-13)
 EXACT_TOL = 1e-7

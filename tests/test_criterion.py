@@ -1,4 +1,4 @@
-"""The collapse analysis of the criterion study (microsim.criterion): its numbers against curves
+"""The collapse analysis of the criterion study (microsim.report.criterion): its numbers against curves
 with a known answer, and read from a real sweep with unequal baths."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import text_problems
-from microsim import criterion
 from microsim.cli import main
-from microsim.figures import load
-from microsim.params import ModelParams
+from microsim.model.params import ModelParams
+from microsim.report import criterion
+from microsim.sweeps.reading import load
 
 
 def bath_sweep(tmp_path, ratios: str, kappas: str):
@@ -88,12 +88,12 @@ def test_criterion_figure_plots_the_file(tmp_path):
     over baths and kappa; every plotted point is a (variable, eps_traj) pair of a row of the file,
     one line per bath configuration in each of the three panels."""
     pytest.importorskip("matplotlib")
-    from microsim.figures import FIGURES, supported_figures
+    from microsim.report.figures import PLOTS, supported_figures
 
     out = bath_sweep(tmp_path, "[0.2, 1.0, 5.0]", "[0.01, 0.03]")
     data = load(out)
     assert supported_figures(data) == ["criterion", "corrected"]  # corrected: a column per bath
-    fig = FIGURES["criterion"][1](data)
+    fig = PLOTS["criterion"][1](data)
     rows = data.rows()
     for ax, variable in zip(fig.axes, criterion.VARIABLES, strict=True):
         lines = [line for line in ax.lines if str(line.get_gid()).startswith("eps_traj:")]
@@ -114,7 +114,7 @@ def test_only_the_boltzmann_factors_of_the_baths_enter_the_errors():
     beta_h w_h = 1.2 and beta_c w_c = 2, hence the same rates at the same kappa: every figure of
     compare agrees to the solver tolerance (1e-8), although the energies w_h, w_c differ. A pair
     with another beta_c w_c (2.5, 2) does not agree (the criterion sweep varies that one)."""
-    from microsim.comparison import compare, default_time_grid
+    from microsim.analysis.comparison import compare, default_time_grid
 
     figures = []
     for wh, beta_c in ((3.0, 1.0), (5.0, 0.5), (2.5, 2.0)):
@@ -149,7 +149,7 @@ def test_boundary_does_not_move_when_the_kappa_grid_is_refined():
     25-point grid, N = 1 at the paper point and with Gamma_c/Gamma_h = 5: within 3 % (measured
     0.45 % for eps_traj and 1.7 % for eps_tau at the paper point, N = 1; 0.3 % and 0.7 % at N = 4).
     The errors themselves are converged far below that (rtol 1e-8)."""
-    from microsim.comparison import compare_until_charged
+    from microsim.analysis.comparison import compare_until_charged
 
     for ratio in (1.0, 5.0):
         fine = np.geomspace(0.01, 1.0, 25)
@@ -187,7 +187,7 @@ def test_derived_variables_missing_from_a_file_are_computed_from_its_parameters(
 def test_findings_recommend_the_smallest_boundary_in_the_better_variable(tmp_path):
     """The recommendation in docs/results.md's Findings: the variable whose eps_traj boundary
     spreads least across baths, bounded by the smallest boundary measured in it."""
-    from microsim.results import _criterion_boundary
+    from microsim.report.paragraphs import criterion_boundary as _criterion_boundary
 
     data = load(bath_sweep(tmp_path, "[0.2, 5.0]", "[0.01, 0.03, 0.1]"))
     found = [b for b in criterion.boundaries(data) if math.isfinite(b.value)]

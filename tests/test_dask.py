@@ -89,7 +89,7 @@ def test_workers_need_only_the_package(cluster):
     """Workers receive small task objects (no operators): the pickled task is tiny."""
     import pickle
 
-    from microsim.config import load_config
-    from microsim.sweep import tasks
+    from microsim.sweeps.config import load_config
+    from microsim.sweeps.execute import tasks
 
     assert max(len(pickle.dumps(t)) for t in tasks(load_config(CONFIG))) < 2000

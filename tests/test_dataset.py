@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import microsim
-from microsim import comparison
+from microsim.analysis import comparison
 from microsim.cli import main
 
 pd = pytest.importorskip("pandas")

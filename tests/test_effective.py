@@ -9,11 +9,11 @@ import pytest
 import qutip
 
 from conftest import PAPER_GAMMA_E, PAPER_X, paper_point
-from microsim import closed_forms as cf
-from microsim.observables import charging_time, passive_energy
-from microsim.operators import battery_operators, effective_collapse_operators
-from microsim.solvers import effective
-from microsim.solvers.linear import SolverOptions
+from microsim.descriptions import effective
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.model import closed_forms as cf
+from microsim.model.observables import charging_time, passive_energy
+from microsim.model.operators import battery_operators, effective_collapse_operators
 
 # Steady states come from detailed balance in log space: only round-off, 1e-12 relative.
 SS_RTOL = 1e-12
@@ -51,7 +51,7 @@ def test_individual_ergotropy_is_minus_n_tanh(n):
     products of p0, p1, filled into the levels 0, w0 (N-fold), ... by passive_energy) is
     N E_1 = -N w0 tanh(x/2) with ergotropy/energy = 1 - e^{x} (Eq. 16); what compare() reports
     for the protocol (_individual_ss, via ergotropy_product) must equal it. Round-off: 1e-12."""
-    from microsim.comparison import _individual_ss
+    from microsim.analysis.comparison import _individual_ss
 
     pair = effective.steady_state(paper_point(1))
     spectrum, excitations = np.ones(1), np.zeros(1)
@@ -116,7 +116,7 @@ def test_single_battery_charging_time_is_exact():
 
 def test_charging_time_ratio_grows_like_n_over_log_n():
     """Eq. 18-20: tau_1/tau_N follows the mean-field estimate within 25 % at N = 200 and 800."""
-    from microsim.comparison import effective_charging_time
+    from microsim.analysis.comparison import effective_charging_time
 
     tau_1 = cf.charging_time_single(PAPER_GAMMA_E, PAPER_X)
     ratios = {}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microsim.comparison import compare
-from microsim.params import ModelParams
-from microsim.solvers import full, symmetric
-from microsim.solvers.linear import SolverOptions
+from microsim.analysis.comparison import compare
+from microsim.descriptions import full, symmetric
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.model.params import ModelParams
 
 TIGHT = SolverOptions(rtol=1e-10, atol=1e-13)
 T = np.linspace(0.0, 20.0, 21)

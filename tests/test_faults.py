@@ -20,10 +20,10 @@ import pytest
 from gates import gated_environment, release, started, wait_until
 
 from conftest import assert_same_summary, complete_points
-from microsim import comparison
-from microsim import sweep as sweep_module
+from microsim.analysis import comparison
 from microsim.cli import main
-from microsim.storage import read_summary
+from microsim.sweeps import execute as sweep_module
+from microsim.sweeps.storage import read_summary
 
 CONFIG = """
 name: faults

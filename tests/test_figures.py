@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import text_problems
-from microsim import figures
 from microsim.cli import main
+from microsim.report import figures, measures
+from microsim.sweeps.reading import combine
 
 pytest.importorskip("matplotlib")
 
@@ -166,7 +167,7 @@ def test_render_writes_every_supported_figure_nonblank(files, tmp_path, name):
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_no_text_leaves_the_canvas_or_overlaps(files, name):
     for fig_id in SUPPORTED[name]:
-        fig = figures.FIGURES[fig_id][1](files[name])
+        fig = figures.PLOTS[fig_id][1](files[name])
         assert not text_problems(fig), (fig_id, text_problems(fig))
 
 
@@ -206,12 +207,15 @@ def test_missing_matplotlib_says_how_to_install(files, tmp_path, monkeypatch):
 
 def test_matplotlib_is_imported_only_inside_functions():
     # (qutip itself imports matplotlib when it is installed, so sys.modules cannot tell)
-    tree = ast.parse(Path(figures.__file__).read_text())
-    top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
-    names = [a.name for n in top for a in n.names] + [n.module or "" for n in top
-                                                     if isinstance(n, ast.ImportFrom)]
-    assert names and not any(name.startswith("matplotlib") for name in names)
-    assert "matplotlib" in Path(figures.__file__).read_text()
+    report = Path(figures.__file__).parent.parent
+    sources = sorted((report / "figures").glob("*.py")) + sorted(report.glob("*.py"))
+    for source in sources:
+        tree = ast.parse(source.read_text())
+        top = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+        modules = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+        modules += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
+        assert not any(m.split(".")[0] == "matplotlib" for m in modules), source
+    assert "matplotlib" in (report / "plotting.py").read_text()
 
 
 # ---------------------------------------------------------------------------------- paper figures
@@ -339,7 +343,7 @@ def test_boundary_figure_is_the_crossing_of_the_files_errors(files):
 
 
 def test_combined_files_give_the_speed_up_at_fixed_kappa(files, tmp_path):
-    """Two sweep files read as one (figures.combine, microsim plot A B): the rows of both, each
+    """Two sweep files read as one (sweeps.reading.combine, microsim plot A B): the rows of both, each
     series read from its own file; the speed-up figure's points are tau_1/tau_N of the files'
     columns at each kappa, Eq. 8's the same at both kappa (fixed effective dynamics)."""
     more = tmp_path / "more.yaml"
@@ -348,7 +352,7 @@ def test_combined_files_give_the_speed_up_at_fixed_kappa(files, tmp_path):
         sweep="  kappa: [0.05, 0.1]\n  n_batteries: [3]").replace("method: full",
                                                                  "method: symmetric"))
     assert main(["sweep", str(more), "--output", str(tmp_path / "more.h5")]) == 0
-    data = figures.combine([files["kappa"], tmp_path / "more.h5"])
+    data = combine([files["kappa"], tmp_path / "more.h5"])
     assert data.name == "kappa+more"
     assert data.files == (files["kappa"], tmp_path / "more.h5")
     table = {k: np.concatenate([_table(files["kappa"])[k], _table(tmp_path / "more.h5")[k]])
@@ -458,16 +462,16 @@ def test_speed_up_large_is_each_descriptions_tau_1_over_tau_n(files):
 
 def test_loglog_slope():
     x = np.geomspace(0.01, 1, 7)
-    assert figures.loglog_slope(x, 3 * x**2)[0] == pytest.approx(2.0, rel=1e-12)
+    assert measures.loglog_slope(x, 3 * x**2)[0] == pytest.approx(2.0, rel=1e-12)
     y = np.where(x <= 0.1, 3 * x**2, 3 * x)
-    slope, lo, hi = figures.loglog_slope(x, y, x_max=0.1)
+    slope, lo, hi = measures.loglog_slope(x, y, x_max=0.1)
     assert slope == pytest.approx(2.0, rel=1e-12) and lo == 0.01 and hi == pytest.approx(0.1)
-    assert figures.loglog_slope(x, y, x_max=0.001)[1:] == (0.01, pytest.approx(x[1]))
+    assert measures.loglog_slope(x, y, x_max=0.001)[1:] == (0.01, pytest.approx(x[1]))
 
 
 # ---------------------------------------------------------------------------------- results.md
 def test_results_document_embeds_every_figure_with_measured_numbers(files, tmp_path):
-    from microsim.results import main
+    from microsim.report.results import main
 
     out = tmp_path / "docs" / "results.md"
     assert main([str(files[k]) for k in CONFIGS] + ["--out", str(out)]) == 0

@@ -10,12 +10,12 @@ import pytest
 import qutip
 
 from conftest import PAPER_X, paper_point
-from microsim import closed_forms as cf
-from microsim.comparison import compare, default_time_grid
-from microsim.operators import microscopic_model
-from microsim.params import ModelParams
-from microsim.solvers import full
-from microsim.solvers.linear import SolverOptions
+from microsim.analysis.comparison import compare, default_time_grid
+from microsim.descriptions import full
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.model import closed_forms as cf
+from microsim.model.operators import microscopic_model
+from microsim.model.params import ModelParams
 
 # Trajectories are integrated with rtol 1e-8, atol 1e-11 on the state vector; observables that are
 # sums of O(1) entries are trusted to 1e-7, and exact identities (trace, hermiticity) to 1e-9.
@@ -74,7 +74,7 @@ def test_battery_environment_changes_the_steady_state():
     ss = full.steady_state(p)
     traj = full.evolve(p, np.linspace(0.0, 3000.0, 7), SolverOptions(rtol=1e-10, atol=1e-13))
     assert traj.energy[-1] == pytest.approx(ss.energy, abs=1e-8)
-    from microsim.solvers import effective
+    from microsim.descriptions import effective
 
     assert abs(ss.energy - effective.steady_state(p).energy) > 1e-4
 
@@ -122,8 +122,8 @@ def test_memory_guard_refuses_what_does_not_fit(monkeypatch):
     that the test does not depend on the machine: N = M = 4 (tens of GiB of LU fill-in and 401
     stored 1296^2 states) is refused up front with the solver and the size named; a small problem
     is refused just below its estimate and solved just above it."""
-    from microsim import resources
-    from microsim.resources import ResourceError, full_solver_bytes
+    from microsim.descriptions import resources
+    from microsim.descriptions.resources import ResourceError, full_solver_bytes
 
     gib = 2**30
     monkeypatch.setattr(resources, "available_memory", lambda: 32 * gib)

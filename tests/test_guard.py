@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import paper_point
-from microsim.solvers import symmetric
-from microsim.solvers.linear import IntegrationError, SolverOptions
-from microsim.sweep import guard_violations
+from microsim.descriptions import symmetric
+from microsim.descriptions.numerics.linear import IntegrationError, SolverOptions
+from microsim.sweeps.execute import guard_violations
 
 T = np.linspace(0.0, 10.0, 11)
 
@@ -39,7 +39,7 @@ def test_corrupted_step_is_caught(monkeypatch):
     p = paper_point(3, 0.2)
     space = symmetric.symmetric_space(3, 3)
     coherent = (space.counts[:, symmetric.U10] == 1) & (space.counts[:, symmetric.U01] == 0)
-    honest = symmetric._chebyshev_sum
+    honest = symmetric.chebyshev._chebyshev_sum
     calls = {"n": 0}
 
     def corrupted(twice, coeffs, x):
@@ -52,7 +52,7 @@ def test_corrupted_step_is_caught(monkeypatch):
 
     clean = symmetric.evolve(p, T)
     assert guard_violations({f"{k}_mic": v for k, v in clean.checks.items()}, 1e-8) == []
-    monkeypatch.setattr(symmetric, "_chebyshev_sum", corrupted)
+    monkeypatch.setattr(symmetric.chebyshev, "_chebyshev_sum", corrupted)
     bad = symmetric.evolve(p, T)
     assert bad.checks["trace_error"] < 1e-9
     assert min(bad.battery_populations.min(), bad.engine_populations.min()) > -1e-9
@@ -75,7 +75,7 @@ def test_growth_alarm_when_the_spectrum_leaves_the_ellipse(monkeypatch):
                                            (a / 4, b), 1e-11, stats))
     honest = symmetric.evolve(p, T, SolverOptions(propagation="chebyshev"))
     assert honest.checks["chebyshev_growth"] < 10
-    monkeypatch.setattr(symmetric, "spectral_bounds", lambda q: (a / 4, b))
+    monkeypatch.setattr(symmetric.propagation, "spectral_bounds", lambda q: (a / 4, b))
     fallback = symmetric.evolve(p, T, SolverOptions(propagation="chebyshev"))
     assert fallback.solver["fallback"] == "implicit"
     np.testing.assert_allclose(fallback.energy, honest.energy, rtol=0, atol=1e-7)

@@ -12,11 +12,11 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import paper_point
-from microsim.comparison import compare, default_time_grid, effective_charging_time
-from microsim.params import ModelParams
-from microsim.solvers import effective, symmetric
-from microsim.solvers.implicit import ShiftedSolve, gmres
-from microsim.solvers.linear import SolverOptions
+from microsim.analysis.comparison import compare, default_time_grid, effective_charging_time
+from microsim.descriptions import effective, symmetric
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.descriptions.symmetric.implicit import ShiftedSolve, gmres
+from microsim.model.params import ModelParams
 
 UNEQUAL = {"gamma_ratio": 5.0, "wh": 4.0, "beta_c": 0.6}
 

@@ -13,12 +13,13 @@ import pytest
 import scipy.linalg as sla
 
 from conftest import paper_point
-from microsim.closed_forms import capacity
-from microsim.comparison import effective_charging_time
-from microsim.params import ModelParams
-from microsim.solvers import krylov, symmetric
-from microsim.solvers.linear import IntegrationError, SolverOptions
-from microsim.solvers.schur import SchurSolve
+from microsim.analysis.comparison import effective_charging_time
+from microsim.descriptions import symmetric
+from microsim.descriptions.numerics.linear import IntegrationError, SolverOptions
+from microsim.descriptions.symmetric import krylov
+from microsim.descriptions.symmetric.schur import SchurSolve
+from microsim.model.closed_forms import capacity
+from microsim.model.params import ModelParams
 
 UNEQUAL = {"gamma_ratio": 0.2, "wh": 4.0, "beta_c": 0.6}
 
@@ -269,7 +270,7 @@ def test_an_outgrown_space_hands_the_rest_of_an_auto_curve_to_chebyshev(monkeypa
     baths, kappa = 0.6, spaces of at most 12 vectors: Chebyshev's plan 3150 products, the
     failed space 122 CG iterations)."""
     monkeypatch.setattr(krylov, "MAX_DIMENSION", 12)
-    monkeypatch.setattr(symmetric, "prefer_krylov", lambda *args, **kwargs: True)
+    monkeypatch.setattr(symmetric.propagation, "prefer_krylov", lambda *args, **kwargs: True)
     p = paper_point(6, 0.6, **UNEQUAL)
     t = np.linspace(0.0, 3 * effective_charging_time(p), 31)
     stats: dict[str, float | str] = {}

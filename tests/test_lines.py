@@ -14,7 +14,8 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import paper_point
-from microsim.solvers import lines, schur, symmetric
+from microsim.descriptions import symmetric
+from microsim.descriptions.symmetric import lines, schur
 
 
 def symmetrized_block(k: int, sigma: float, **extra) -> tuple[np.ndarray, np.ndarray]:

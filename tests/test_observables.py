@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.special import gammaln
 
-from microsim import closed_forms as cf
-from microsim.observables import dicke_sigma
+from microsim.model import closed_forms as cf
+from microsim.model.observables import dicke_sigma
 
 
 @pytest.mark.parametrize("x", [-0.8, -2.0])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microsim.params import ModelParams, ParameterError
+from microsim.model.params import ModelParams, ParameterError
 
 
 @pytest.mark.parametrize(

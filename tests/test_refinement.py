@@ -15,10 +15,10 @@ from scipy.linalg import expm
 from scipy.optimize import brentq, minimize_scalar
 
 from conftest import paper_point
+from microsim.analysis.comparison import compare, default_time_grid
+from microsim.analysis.refinement import Crossing, Peak, measurement_grid, refine_crossing, refine_maximum
 from microsim.cli import main
-from microsim.comparison import compare, default_time_grid
-from microsim.refinement import Crossing, Peak, measurement_grid, refine_crossing, refine_maximum
-from microsim.solvers.result import Propagator
+from microsim.descriptions.result import Propagator
 
 # Two-level "battery" relaxing with two rates, exact by expm: a skewed, non-parabolic peak.
 RATES = np.array([[-1.0, 0.3], [1.0, -0.3]])

@@ -25,8 +25,8 @@ def test_ci_sweep_matches_reference(ci_rows):
 
 def test_reference_comparison_catches_one_percent_gamma_e(ci_rows):
     """A 1 % change of Gamma_e (same kappa) must fail the comparison: recompute one point."""
-    from microsim.comparison import compare, default_time_grid
-    from microsim.params import ModelParams
+    from microsim.analysis.comparison import compare, default_time_grid
+    from microsim.model.params import ModelParams
 
     reference = json.loads(REFERENCE.read_text())
     row = dict(next(r for r in reference if r["gamma_ratio"] == 1.0))

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microsim.cli import main
-from microsim.config import ConfigError, parse_config
+from microsim.sweeps.config import ConfigError, parse_config
 
 KEYS = ["beta_e_w0", "gamma_e", "kappa", "w0", "wh", "beta_c", "gamma_ratio", "g", "gamma_h",
         "gamma_c", "beta_h", "n_batteries", "n_engines", "protocol", "normalization",

@@ -15,9 +15,10 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import paper_point
-from microsim.solvers import lines, schur, symmetric
-from microsim.solvers.implicit import ShiftedSolve
-from microsim.solvers.linear import IntegrationError
+from microsim.descriptions import symmetric
+from microsim.descriptions.numerics.linear import IntegrationError
+from microsim.descriptions.symmetric import lines, schur
+from microsim.descriptions.symmetric.implicit import ShiftedSolve
 
 UNEQUAL = {"gamma_ratio": 0.2, "wh": 4.0, "beta_c": 0.6}
 CASES = [(3, 3, 0.1, {}), (4, 2, 0.05, UNEQUAL), (2, 4, 0.3, {"gamma_ratio": 5.0, "wh": 2.5}),

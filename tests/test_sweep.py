@@ -19,10 +19,10 @@ import pytest
 from gates import gated_environment, release, started, wait_until
 
 from conftest import complete_points
-from microsim import comparison
+from microsim.analysis import comparison
 from microsim.cli import main
-from microsim.config import load_config
-from microsim.storage import SCHEMA_VERSION, StorageError, SweepStore, read_summary
+from microsim.sweeps.config import load_config
+from microsim.sweeps.storage import SCHEMA_VERSION, StorageError, SweepStore, read_summary
 
 SMALL = """
 name: small
@@ -219,7 +219,7 @@ def test_sigkill_loses_nothing_and_resume_matches_uninterrupted(tmp_path):
 
 def test_numerical_guard_fails_a_point_that_breaks_positivity():
     """A point whose state loses positivity beyond 100 rtol is stored as failed with the reason."""
-    from microsim.sweep import guard_violations
+    from microsim.sweeps.execute import guard_violations
 
     ok = {"trace_error_mic": 1e-12, "hermiticity_error_mic": 0.0, "min_eigenvalue_mic": -1e-12}
     assert guard_violations(ok, 1e-8) == []
@@ -349,7 +349,7 @@ def test_parallel_sweeps_start_the_largest_points_first(tmp_path):
     """Largest unknowns first, then the larger kappa; a bad point sorts last instead of raising.
     In config order (kappa outer) the N = 40 points of validity_n40, up to 27 minutes each,
     would start among the last."""
-    from microsim.sweep import longest_first, tasks
+    from microsim.sweeps.execute import longest_first, tasks
 
     text = SMALL.replace("KAPPAS", "3").replace("BACKEND", "loky")
     path = tmp_path / "mixed.yaml"
@@ -368,9 +368,9 @@ def test_parallel_points_run_single_threaded_and_the_caller_keeps_its_threads(tm
                                                                               monkeypatch):
     """While a parallel sweep runs, each point sees MICROSIM_THREADS=1 (one point per core);
     afterwards the caller's environment is as before, unset or set by the user."""
-    from microsim import sweep
-    from microsim.config import ParallelSpec
-    from microsim.resources import solver_threads
+    from microsim.descriptions.resources import solver_threads
+    from microsim.sweeps import execute as sweep
+    from microsim.sweeps.config import ParallelSpec
 
     seen = []
 

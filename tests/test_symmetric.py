@@ -22,10 +22,10 @@ import math
 import numpy as np
 import pytest
 
-from microsim.operators import microscopic_model
-from microsim.params import ModelParams
-from microsim.solvers import effective, full, symmetric
-from microsim.solvers.linear import SolverOptions, integrate
+from microsim.descriptions import effective, full, symmetric
+from microsim.descriptions.numerics.linear import SolverOptions, integrate
+from microsim.model.operators import microscopic_model
+from microsim.model.params import ModelParams
 
 TOL = 1e-7
 TOL_SS = 1e-10
@@ -143,14 +143,14 @@ def unequal(n: int, m: int, r: float, wh: float, beta_c: float, norm: str = "sqr
 def _count_gmres(monkeypatch) -> list[int]:
     """Record the convergence flag of every call of scipy's gmres made from here on."""
     calls: list[int] = []
-    original = symmetric.spla.gmres
+    original = symmetric.steady.spla.gmres
 
     def counted(*args, **kwargs):
         z, info = original(*args, **kwargs)
         calls.append(info)
         return z, info
 
-    monkeypatch.setattr(symmetric.spla, "gmres", counted)
+    monkeypatch.setattr(symmetric.steady.spla, "gmres", counted)
     return calls
 
 
@@ -174,12 +174,12 @@ def test_gmres_path_matches_direct_with_environment(monkeypatch, n, m, r, wh, be
     space = symmetric.symmetric_space(m, n)
     gen = symmetric.generator(p, space)
     calls = _count_gmres(monkeypatch)
-    direct = symmetric._steady_vector(p, space, gen, "direct")
+    direct = symmetric.steady_vector(p, space, gen, "direct")
     assert calls == []
-    krylov = symmetric._steady_vector(p, space, gen, "gmres")
+    krylov = symmetric.steady_vector(p, space, gen, "gmres")
     assert calls == [0]
     # GMRES had work to do: the answer is far from its starting point
-    assert np.abs(direct - symmetric._product_steady_state(p, space)).max() > 1e-3
+    assert np.abs(direct - symmetric.product_steady_state(p, space)).max() > 1e-3
     np.testing.assert_allclose(krylov, direct, rtol=0, atol=GMRES_TOL)
 
 
@@ -192,9 +192,9 @@ def test_known_kernel_is_checked_not_solved(monkeypatch, r, wh, beta_c):
     space = symmetric.symmetric_space(p.n_engines, p.n_batteries)
     gen = symmetric.generator(p, space)
     calls = _count_gmres(monkeypatch)
-    known = symmetric._steady_vector(p, space, gen, "gmres")
+    known = symmetric.steady_vector(p, space, gen, "gmres")
     assert calls == []
-    np.testing.assert_allclose(known, symmetric._steady_vector(p, space, gen, "direct"),
+    np.testing.assert_allclose(known, symmetric.steady_vector(p, space, gen, "direct"),
                                rtol=0, atol=1e-12)
     big = point(60)
     assert symmetric.symmetric_solver_bytes(big) < symmetric.symmetric_solver_bytes(big, False)
@@ -210,7 +210,7 @@ def test_gmres_path_is_taken_above_direct_steady_max(monkeypatch):
     calls = _count_gmres(monkeypatch)
     direct = symmetric.steady_state(p)
     assert calls == []
-    monkeypatch.setattr(symmetric, "DIRECT_STEADY_MAX", 0)
+    monkeypatch.setattr(symmetric.steady, "DIRECT_STEADY_MAX", 0)
     krylov = symmetric.steady_state(p)
     assert calls == [0]
     reference = full.steady_state(p)

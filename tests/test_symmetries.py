@@ -14,8 +14,8 @@ import pytest
 import qutip
 
 from conftest import paper_point
-from microsim.operators import microscopic_model
-from microsim.solvers import full
+from microsim.descriptions import full
+from microsim.model.operators import microscopic_model
 
 ROUND_OFF = 1e-12
 
@@ -145,7 +145,7 @@ def test_claims_along_a_trajectory(grid):
 def test_dropping_free_hamiltonian_changes_nothing(grid):
     """Consequence of claim 5: the interaction picture gives the same battery energy."""
     p, model, _ = _model(2)
-    from microsim.solvers.linear import SolverOptions, integrate
+    from microsim.descriptions.numerics.linear import SolverOptions, integrate
 
     y0 = model.rho0.full().ravel(order="F")
     no_free = qutip.liouvillian(model.coupling, model.c_ops).data_as("csr_matrix")

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import paper_point
-from microsim.comparison import compare, default_time_grid
-from microsim.params import ModelParams
-from microsim.solvers import effective, full
-from microsim.thermodynamics import (
+from microsim.analysis.comparison import compare, default_time_grid
+from microsim.descriptions import effective, full
+from microsim.model.params import ModelParams
+from microsim.model.thermodynamics import (
     carnot_efficiency,
     environment_current,
     heat_currents,

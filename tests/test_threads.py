@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from microsim.params import ModelParams
-from microsim.solvers import symmetric, threads
+from microsim.descriptions import symmetric
+from microsim.descriptions.numerics import threads
+from microsim.model.params import ModelParams
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -60,7 +61,7 @@ def test_float32_schur_operators_are_the_same_on_two_threads(monkeypatch, line_m
     threads, to 2 float32 units in the last place of the largest entry, since BLAS may take
     another kernel for a share of the columns (OpenBLAS 0.3.31 does: 53 of 262 entries of the
     preconditioner differ by 3e-8, none of the product's)."""
-    from microsim.solvers import schur
+    from microsim.descriptions.symmetric import schur
 
     monkeypatch.setattr(threads, "SPLIT_MIN_NNZ", 16)
     monkeypatch.setattr(schur, "THREAD_MIN_WORK", 64)

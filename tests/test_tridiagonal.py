@@ -9,11 +9,11 @@ import pytest
 import scipy.linalg as sla
 
 from conftest import paper_point
-from microsim.comparison import effective_charging_time
-from microsim.observables import charging_time
-from microsim.solvers import effective
-from microsim.solvers.linear import SolverOptions, integrate
-from microsim.solvers.tridiagonal import RADAU, Tridiagonal, integrate_tridiagonal
+from microsim.analysis.comparison import effective_charging_time
+from microsim.descriptions import effective
+from microsim.descriptions.numerics.linear import SolverOptions, integrate
+from microsim.descriptions.numerics.tridiagonal import RADAU, Tridiagonal, integrate_tridiagonal
+from microsim.model.observables import charging_time
 
 
 def test_tableau_is_radau_iia_and_error_weights_are_hairers():
@@ -133,7 +133,7 @@ def test_effective_charging_time_is_stable_under_tighter_tolerance():
 def test_effective_charging_time_of_the_individual_protocol_is_the_exact_tau_1():
     """Individual charging is N independent pairs: tau_N = tau_1 = ln(1/eps)/(Gamma_e (1 + e^{-x}))
     in closed form (Eq. 17 at N = 1), to the search's 1e-7."""
-    from microsim import closed_forms as cf
+    from microsim.model import closed_forms as cf
 
     p = paper_point(5, kappa=0.1).replace(protocol="individual")
     pair = p.pair()

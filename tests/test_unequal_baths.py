@@ -23,11 +23,11 @@ import math
 import numpy as np
 import pytest
 
-from microsim.comparison import compare, default_time_grid
-from microsim.params import ModelParams
-from microsim.solvers import full, symmetric
-from microsim.solvers.linear import SolverOptions
-from microsim.thermodynamics import environment_current, heat_currents, thermodynamics
+from microsim.analysis.comparison import compare, default_time_grid
+from microsim.descriptions import full, symmetric
+from microsim.descriptions.numerics.linear import SolverOptions
+from microsim.model.params import ModelParams
+from microsim.model.thermodynamics import environment_current, heat_currents, thermodynamics
 
 X = -0.8  # beta_e w0 of Fig. 4-5
 GAMMA_E = 0.1

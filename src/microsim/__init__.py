@@ -13,16 +13,16 @@ __version__ = "0.1.0"
 
 from typing import Any
 
-from microsim.params import ModelParams
+from microsim.model.params import ModelParams
 
 __all__ = ["ModelParams", "__version__", "open_sweep"]
 
 
 def __getattr__(name: str) -> Any:
-    """``microsim.open_sweep`` (microsim.dataset), imported on first use: the command line
+    """``microsim.open_sweep`` (microsim.sweeps.reading), imported on first use: the command line
     imports this package and should not pay for h5py and the config reader."""
     if name == "open_sweep":
-        from microsim.dataset import open_sweep
+        from microsim.sweeps.reading import open_sweep
 
         return open_sweep
     raise AttributeError(f"module 'microsim' has no attribute {name!r}")

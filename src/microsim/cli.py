@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 
 from microsim import __version__
-from microsim.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
-from microsim.resources import ResourceError
-from microsim.solvers import METHODS
-from microsim.solvers.options import PROPAGATIONS, IntegrationError, SolverOptions
+from microsim.descriptions import available
+from microsim.descriptions.options import PROPAGATIONS, IntegrationError, SolverOptions
+from microsim.descriptions.resources import ResourceError
+from microsim.model.params import ENGINE_INITS, NORMALIZATIONS, PROTOCOLS, ModelParams
 
 if TYPE_CHECKING:
-    from microsim.comparison import Comparison
+    from microsim.analysis.comparison import Comparison
 
 __all__ = ["main"]
 
@@ -109,7 +109,11 @@ def _add_run(sub: Any) -> None:
     num.add_argument("--t-end", type=_real, help="end of the grid (default 4 tau_eff)")
     num.add_argument("--points", type=_positive_int, default=401, help="grid points (default 401)")
     num.add_argument("--epsilon", type=_real, default=1e-3, help="tau threshold of Eq. 17")
-    num.add_argument("--method", choices=METHODS, default="auto", help="microscopic solver")
+    num.add_argument("--method", default="auto",
+                     help="auto (the exact symmetric solver) or a description: "
+                          + ", ".join(available()) + "; an exact one is the reference, an "
+                          "approximate one runs without one (effective: with every approximate "
+                          "description that supports the problem)")
     num.add_argument("--rtol", type=_real, default=SolverOptions.rtol)
     num.add_argument("--atol", type=_real, default=SolverOptions.atol)
     num.add_argument("--propagation", choices=PROPAGATIONS, default="auto",
@@ -202,24 +206,28 @@ def _json_value(x: Any) -> Any:
 
 
 def comparison_json(c: Comparison) -> dict[str, Any]:
-    """The JSON object of ``microsim run --json``."""
-    from microsim.comparison import FIGURES
+    """The JSON object of ``microsim run --json``: parameters, what ran (``stats``, by
+    description, each with its wall time in seconds), each approximate description's status
+    (``<suffix>_status``), the figures and thermodynamics, and the energy, fluctuation and
+    ergotropy series of every side."""
+    from microsim.analysis.fields import figure_names
+    from microsim.sweeps.execute import description_settings
 
-    arrays = {
-        "t": c.mic.t,
-        "energy_mic": c.mic.energy, "energy_eff": c.eff.energy,
-        "sigma_mic": c.mic.sigma, "sigma_eff": c.eff.sigma,
-        "ergotropy_mic": c.mic.ergotropy, "ergotropy_eff": c.eff.ergotropy,
-        "energy_corr": c.corr.energy, "sigma_corr": c.corr.sigma,
-        "ergotropy_corr": c.corr.ergotropy,
-    }
+    scalars = c.scalars()
+    arrays: dict[str, Any] = {"t": c.mic.t}
+    for suffix, traj in c.sides().items():
+        arrays.update({f"energy_{suffix}": traj.energy, f"sigma_{suffix}": traj.sigma,
+                       f"ergotropy_{suffix}": traj.ergotropy})
+    statuses = {k: v for k, v in description_settings(c).items() if k.endswith("_status")}
     return {
         "params": c.params.as_dict(),
         "method": c.method,
         "solver": {k: v if isinstance(v, str) else _json_value(float(v)) for k, v in c.mic.solver.items()},
         "derived": c.params.derived(),
-        "corr_status": c.corr_status,
-        "figures": {k: _json_value(float(c.figures[k])) for k in FIGURES},
+        **statuses,
+        "stats": {name: {k: v if isinstance(v, str) else _json_value(float(v))
+                         for k, v in stats.items()} for name, stats in c.stats.items()},
+        "figures": {k: _json_value(scalars[k]) for k in figure_names()},
         "thermodynamics": {
             side: {k: _json_value(float(v)) for k, v in thermo.figures.items()}
             for side, thermo in (("mic", c.thermo_mic), ("eff", c.thermo_eff)) if thermo
@@ -230,6 +238,8 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
 
 def comparison_table(c: Comparison) -> str:
     """A short readable report of one comparison."""
+    from microsim.descriptions import get
+
     p = c.params
     lines = [f"microsim {__version__}: {p.protocol} protocol, N = {p.n_batteries}, "
              f"M = {p.n_engines}, method = {c.method}"]
@@ -239,15 +249,20 @@ def comparison_table(c: Comparison) -> str:
     lines.append("derived:")
     for k, v in p.derived().items():
         lines.append(f"  {k:<14} {v:.6g}")
-    lines.append(f"{'':16}{'microscopic':>14}{'Eq. 8':>14}{'corrected':>14}")
+    runs = [get(name) for name in c.runs]
+    lines.append(f"{'':16}{'microscopic':>14}" + "".join(f"{d.label:>14}" for d in runs))
     for label in ("E_ss", "tau", "power"):
         lines.append(f"  {label:<14}" + "".join(f"{c.figures[f'{label}_{side}']:>14.6g}"
-                                              for side in ("mic", "eff", "corr")))
-    lines.append(f"errors against the microscopic solution:{'Eq. 8':>10}{'corrected':>14}")
+                                              for side in ("mic", *(d.suffix for d in runs))))
+    lines.append("errors against the microscopic solution:".ljust(40)
+                 + "".join(f"{d.label:>14}" for d in runs))
     for k in ("eps_traj", "eps_ss", "eps_tau", "D_max"):
-        lines.append(f"  {k:<38}{c.figures[k]:>10.3e}{c.figures[k + '_corr']:>14.3e}")
-    if c.corr_status != "ok":
-        lines.append(f"corrected description (docs/physics.md §7): {c.corr_status}")
+        lines.append(f"  {k:<38}" + "".join(f"{c.figures[k + d.error_suffix]:>14.3e}" for d in runs))
+    for d in runs:
+        if c.runs[d.name].status != "ok":
+            lines.append(f"{d.label} description: {c.runs[d.name].status}")
+    lines.append("wall time (s): " + ", ".join(f"{name} {stats['wall_time']:.3g}"
+                                               for name, stats in c.stats.items()))
     if c.thermo_mic is not None and c.thermo_eff is not None:
         tm, te = c.thermo_mic.figures, c.thermo_eff.figures
         lines.append("thermodynamics (at tau | at the end of the grid):")
@@ -262,9 +277,12 @@ def comparison_table(c: Comparison) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from microsim.comparison import compare, compare_until_charged, default_time_grid
+    from microsim.analysis.comparison import compare, compare_until_charged, default_time_grid
+    from microsim.descriptions import methods
 
     try:
+        if args.method not in methods():
+            raise ValueError(f"--method must be one of {', '.join(methods())}, got {args.method!r}")
         p = params_from_args(args)
         options = SolverOptions(rtol=args.rtol, atol=args.atol, propagation=args.propagation)
         if args.t_end is not None and args.t_end <= 0:
@@ -287,7 +305,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _override_parallel(config: Any, args: argparse.Namespace) -> Any:
     """Apply --jobs and --scheduler to a config's parallel block."""
-    from microsim.config import (
+    from microsim.sweeps.config import (
         DISTRIBUTED_HINT,
         SCHEDULER_HINT,
         ConfigError,
@@ -309,9 +327,9 @@ def _override_parallel(config: Any, args: argparse.Namespace) -> Any:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from microsim.config import ConfigError, load_config
-    from microsim.storage import StorageError, SweepStore
-    from microsim.sweep import Progress, consume, execute_resilient, point_label, tasks
+    from microsim.sweeps.config import ConfigError, load_config
+    from microsim.sweeps.execute import Progress, consume, execute_resilient, point_label, tasks
+    from microsim.sweeps.storage import StorageError, SweepStore
 
     try:
         config = load_config(args.config)
@@ -350,8 +368,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from microsim.inspection import summary_csv, summary_json, summary_text
-    from microsim.storage import StorageError, read_summary
+    from microsim.sweeps.inspection import summary_csv, summary_json, summary_text
+    from microsim.sweeps.storage import StorageError, read_summary
 
     try:
         attrs, columns = read_summary(args.file)
@@ -370,7 +388,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _netcdf(path: str, out: str) -> int:
     """The summary of ``path`` as NetCDF (h5netcdf engine), written whole or not at all."""
-    from microsim.dataset import DataDependencyError, open_sweep
+    from microsim.sweeps.reading import DataDependencyError, open_sweep
 
     target = Path(out)
     partial = target.with_name(target.name + ".part")
@@ -385,8 +403,8 @@ def _netcdf(path: str, out: str) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from microsim.figures import PlotDependencyError, render
-    from microsim.storage import StorageError
+    from microsim.report.figures import PlotDependencyError, render
+    from microsim.sweeps.storage import StorageError
 
     try:
         written = render(args.file, args.out, args.only)

@@ -1,0 +1,1 @@
+"""Numerical building blocks shared by the descriptions: integrators, tridiagonal Radau, threads."""

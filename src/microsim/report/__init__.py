@@ -1,0 +1,1 @@
+"""The report layer: measurements on sweep files, figures and docs/results.md."""

@@ -1,0 +1,279 @@
+"""What the figures and docs/results.md measure on sweep files: groups of rows, curves, ratios and
+slopes, read through microsim.sweeps.reading. No drawing (report/plotting.py, report/figures/)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from microsim.descriptions import approximate, get
+from microsim.model import closed_forms as cf
+from microsim.sweeps.reading import SweepData
+
+if TYPE_CHECKING:
+    pass
+
+FloatArray = NDArray[np.float64]
+
+
+#: Error measures of the validity map (docs/physics.md §3), in panel order.
+ERROR_MEASURES: tuple[str, ...] = ("eps_traj", "eps_tau", "D_max", "eps_ss")
+
+
+#: eps_ss is exactly 0 without a battery environment (docs/physics.md §3); below this it is round-off
+#: and its panel is left out.
+EPS_SS_ROUNDOFF = 1e-9
+
+
+#: At most this many kappa values in the microscopic-vs-effective charging figure.
+MAX_CURVES = 4
+
+
+#: Parameters that make the points of a file different physical problems along the kappa axis.
+KAPPA_AXES = ("kappa", "g")
+
+
+def unique(values: np.ndarray) -> list[Any]:
+    out: list[Any] = []
+    for v in values.tolist():
+        if not any(v == u or (isinstance(v, float) and isinstance(u, float)
+                              and math.isclose(v, u, rel_tol=1e-9)) for u in out):
+            out.append(v)
+    return out
+
+
+def single_value(data: SweepData, rows: NDArray[np.intp], name: str) -> Any:
+    """The common value of a column over ``rows``, or None if it varies."""
+    values = unique(data.column(name)[rows])
+    return values[0] if len(values) == 1 else None
+
+
+def effective_point(data: SweepData, rows: NDArray[np.intp]) -> tuple[float, float, float] | None:
+    """(beta_e w0, Gamma_e, w0) shared by ``rows``, or None if they differ or are not inverted."""
+    x, gamma_e, w0 = (single_value(data, rows, k) for k in ("beta_e_w0", "gamma_e", "w0"))
+    if x is None or gamma_e is None or w0 is None or not float(x) < 0:
+        return None
+    return float(x), float(gamma_e), float(w0)
+
+
+def dense_n(n: FloatArray, count: int = 200) -> FloatArray:
+    """Integers log-spaced over the range of n, for closed-form curves."""
+    return np.unique(np.round(np.geomspace(max(n.min(), 1), n.max(), count)))
+
+
+def epsilon_of(data: SweepData, rows: NDArray[np.intp]) -> float:
+    eps = {float(data.point_attr(int(r), "epsilon")) for r in rows}
+    if len(eps) != 1:
+        raise ValueError(f"{data.path}: the rows use different tau thresholds epsilon {sorted(eps)}")
+    return eps.pop()
+
+
+def loglog_slope(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArray,
+                 x_max: float | None = None) -> tuple[float, float, float]:
+    """Least-squares slope of log y against log x over the points with x <= x_max.
+
+    Used for the error law of adiabatic elimination, eps ~ kappa^2 (Eq. 7-8). Points with
+    non-positive or non-finite values are left out; if fewer than two remain below x_max, the two
+    smallest x are used. Returns (slope, x_lo, x_hi), the range actually fitted.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[ok], y[ok]
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if x.size < 2:
+        raise ValueError(f"a slope needs at least two positive points, got {x.size}")
+    use = x <= x_max if x_max is not None else np.ones(x.size, dtype=bool)
+    if use.sum() < 2:
+        use = np.arange(x.size) < 2
+    slope = np.polyfit(np.log(x[use]), np.log(y[use]), 1)[0]
+    return float(slope), float(x[use][0]), float(x[use][-1])
+
+
+def vs_n_rows(data: SweepData) -> dict[str, NDArray[np.intp]]:
+    return {p: data.rows(sort_by="n_batteries", protocol=p)
+            for p in protocols_of(data, data.rows())}
+
+
+def ergotropy_ratio_collective(n: int, x: float, w0: float = 1.0) -> float:
+    """Ergotropy/energy of the collective steady state: 1 - w0 (1 - e^{-xN}/Z_N)/(N w0 e_N) (Eq. 14, 16)."""
+    return 1.0 - cf.passive_energy_collective(n, x, w0) / (n * w0 * cf.capacity(n, x))
+
+
+def tau_ratio_data(data: SweepData) -> tuple[FloatArray, FloatArray, float, float, NDArray[np.intp]]:
+    """N, tau_1/tau_N (tau_1 exact, Eq. 17 at N = 1), x and epsilon of the collective rows."""
+    rows = data.rows(sort_by="n_batteries", protocol="collective")
+    point = effective_point(data, rows)
+    if point is None:
+        raise ValueError(f"{data.path}: the collective rows need one beta_e_w0 < 0 and one gamma_e")
+    x, gamma_e, _ = point
+    eps = epsilon_of(data, rows)
+    tau = data.column("tau_eff")[rows].astype(float)
+    ok = np.isfinite(tau)
+    rows = rows[ok]
+    n = data.column("n_batteries")[rows].astype(float)
+    return n, cf.charging_time_single(gamma_e, x, eps) / tau[ok], x, eps, rows
+
+
+def microscopic_curves(data: SweepData) -> dict[tuple[int, str], NDArray[np.intp]]:
+    """Microscopic rows grouped by (N, protocol), each sorted by kappa."""
+    out: dict[tuple[int, str], NDArray[np.intp]] = {}
+    for r in data.rows(sort_by=["protocol", "n_batteries", "kappa"]):
+        if not np.isfinite(data.column("E_ss_mic")[r]):
+            continue
+        group = (int(data.column("n_batteries")[r]), str(data.column("protocol")[r]))
+        out[group] = np.append(out.get(group, np.array([], dtype=np.intp)), r)
+    return out
+
+
+def error_measures_of(data: SweepData) -> list[str]:
+    rows = data.rows()
+    measures = list(ERROR_MEASURES[:3])
+    eps_ss = data.column("eps_ss")[rows].astype(float)
+    if np.nanmax(np.abs(eps_ss), initial=0.0) > EPS_SS_ROUNDOFF:
+        measures.append("eps_ss")
+    return measures
+
+
+def description_curves(data: SweepData) -> dict[tuple[tuple[float, ...], int], NDArray[np.intp]]:
+    """Collective rows with Eq. 8's errors, in a file that holds another approximate description's
+    (descriptions_in), grouped by (bath, N) and sorted by kappa; the bath is (Gamma_c/Gamma_h, w_h,
+    beta_c). The individual protocol is left out: there the descriptions that keep one engine
+    are the exact pair (docs/physics.md §7)."""
+    if len(descriptions_in(data)) < 2:
+        return {}
+    out: dict[tuple[tuple[float, ...], int], NDArray[np.intp]] = {}
+    for r in data.rows(sort_by=["n_batteries", "kappa"]):
+        if str(data.column("protocol")[r]) != "collective" or \
+                not np.isfinite(data.column("eps_traj")[r]):
+            continue
+        ratio = float(data.column("gamma_c")[r]) / float(data.column("gamma_h")[r])
+        bath = (round(ratio, 9), float(data.column("wh")[r]), float(data.column("beta_c")[r]))
+        group = (bath, int(data.column("n_batteries")[r]))
+        out[group] = np.append(out.get(group, np.array([], dtype=np.intp)), r)
+    return out
+
+
+def speed_up_data(data: SweepData) -> dict[float, dict[str, FloatArray]]:
+    """By kappa: N, tau_1/tau_N microscopic and Eq. 8, and tau_mic/tau_eff, over the collective
+    rows of that kappa, tau_1 being each description's own N = 1 value at the same kappa (kappa
+    values without an N = 1 row or with fewer than three N are left out)."""
+    rows = data.rows(sort_by=("kappa", "n_batteries"), protocol="collective")
+    kappa = data.column("kappa")[rows].astype(float)
+    out: dict[float, dict[str, FloatArray]] = {}
+    for value in unique(kappa):
+        mine = rows[np.isclose(kappa, value, rtol=1e-9)]
+        mine = mine[np.argsort(data.column("n_batteries")[mine], kind="stable")]
+        n = data.column("n_batteries")[mine].astype(float)
+        mic, eff = (data.column(f"tau_{k}")[mine].astype(float) for k in ("mic", "eff"))
+        ok = np.isfinite(mic) & np.isfinite(eff)
+        if not (n[ok] == 1).any() or ok.sum() < 3:
+            continue
+        first = int(np.flatnonzero(ok & (n == 1))[0])
+        out[float(value)] = {"n": n[ok], "mic": mic[first] / mic[ok], "eff": eff[first] / eff[ok],
+                             "lag": mic[ok] / eff[ok]}
+    return out
+
+
+def mic_vs_eff_rows(data: SweepData) -> tuple[int, str, NDArray[np.intp]]:
+    """(N, protocol, rows) for the charging comparison: the group with most kappa values (ties:
+    largest N), at most MAX_CURVES kappa spread over its range."""
+    curves = microscopic_curves(data)
+    (n, protocol), rows = max(curves.items(), key=lambda item: (item[1].size, item[0][0]))
+    if rows.size > MAX_CURVES:
+        pick = np.unique(np.round(np.linspace(0, rows.size - 1, MAX_CURVES)).astype(int))
+        rows = rows[pick]
+    return n, protocol, rows
+
+
+def series_or_none(data: SweepData, row: int, name: str) -> FloatArray | None:
+    """A point's series, or None where the file predates it (schema < 1.4 for the _corr ones)."""
+    try:
+        return data.array(row, name)
+    except (KeyError, ValueError):
+        return None
+
+
+def tau_ratio_mic_eff_data(data: SweepData) -> dict[str, Any]:
+    rows = np.array([r for r in data.rows(sort_by="n_batteries", protocol="collective")
+                     if np.isfinite(data.column("E_ss_mic")[r])], dtype=np.intp)
+    n = data.column("n_batteries")[rows].astype(float)
+    out: dict[str, Any] = {"rows": rows, "n": n}
+    single = rows[n == 1]
+    for kind in ("mic", "eff"):
+        tau = data.column(f"tau_{kind}")[rows].astype(float)
+        if single.size:
+            tau_1 = float(data.column(f"tau_{kind}")[single[0]])
+            out["tau_1_source"] = "N = 1 row of the file"
+        else:
+            point = effective_point(data, rows)
+            if point is None:
+                raise ValueError(f"{data.path}: no N = 1 row and no common inverted beta_e_w0")
+            tau_1 = cf.charging_time_single(point[1], point[0], epsilon_of(data, rows))
+            out["tau_1_source"] = "exact effective tau_1 (Eq. 17)"
+        out[kind] = tau_1 / tau
+    return out
+
+
+def speed_up_large_data(data: SweepData) -> dict[float, dict[str, tuple[FloatArray, FloatArray]]]:
+    """tau_1/tau_N by fixed coupling g and description ('mic', then descriptions_in): (N, ratio), each
+    from the rows where that description's tau is finite, tau_1 from its own N = 1 row (a
+    description without one is left out). Files read together may repeat an N: the first counts."""
+    out: dict[float, dict[str, tuple[FloatArray, FloatArray]]] = {}
+    rows = data.rows(sort_by="n_batteries", protocol="collective")
+    g = data.column("g").astype(float)
+    for value in sorted({round(float(g[r]), 12) for r in rows}):
+        group = [r for r in rows if abs(g[r] - value) <= 1e-9 * value]
+        out[value] = {}
+        for kind in ("mic", *(d.suffix for d in descriptions_in(data))):
+            n_seen: dict[int, float] = {}
+            for r in group:
+                tau = float(data.column(f"tau_{kind}")[r])
+                n = int(data.column("n_batteries")[r])
+                if math.isfinite(tau) and n not in n_seen:
+                    n_seen[n] = tau
+            if 1 in n_seen and len(n_seen) > 1:
+                n_arr = np.array(sorted(n_seen), dtype=float)
+                tau_arr = np.array([n_seen[int(k)] for k in n_arr])
+                out[value][kind] = (n_arr, n_seen[1] / tau_arr)
+    return out
+
+
+def protocols_of(data: SweepData, rows: NDArray[np.intp]) -> list[str]:
+    present = set(data.column("protocol")[rows].tolist())
+    return [p for p in ("collective", "individual") if p in present]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An approximate description as a file holds it: figure suffix, error suffix, label."""
+
+    suffix: str
+    errors: str
+    label: str
+
+
+def descriptions_in(data: SweepData) -> list[Shown]:
+    """The approximate descriptions whose figures a file holds, Eq. 8 first: every suffix s of a
+    column E_ss_s but the reference's, labelled as the file's root attribute ``descriptions``
+    (schema >= 1.5) says, else as this version's registry does, else by the suffix itself."""
+    stored = {d["suffix"]: d for d in json.loads(data.attrs.get("descriptions", "[]"))}
+    suffixes = [name[len("E_ss_"):] for name in data.summary
+                if name.startswith("E_ss_") and name != "E_ss_mic"]
+    suffixes.sort(key=lambda s: s != "eff")
+    out = []
+    for suffix in suffixes:
+        if suffix in stored:
+            known = stored[suffix]
+            out.append(Shown(suffix, known["errors"], known["label"]))
+            continue
+        found = [get(name) for name in approximate() if get(name).suffix == suffix]
+        out.append(Shown(suffix, found[0].error_suffix, found[0].label) if found else
+                   Shown(suffix, f"_{suffix}", suffix))
+    return out
