@@ -8,8 +8,11 @@ CONFIG ?= configs/validity.yaml
 
 PAPER := runs/paper_time.h5 runs/paper_vs_n.h5
 STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5 runs/criterion_n40.h5
+LAW := runs/criterion_law_fit.h5 runs/criterion_law_held.h5 runs/criterion_law_held_m.h5 \
+	runs/criterion_law_held_n24.h5 runs/criterion_law_held_n40.h5
+LAW_JOINED := $(subst $(eval) ,+,$(strip $(LAW)))
 
-.PHONY: corrected sweep test test-slow lint regression-update figures study results bench clean doc-tables
+.PHONY: corrected sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,15 @@ test: $(STAMP)  ## fast physics test suite (what CI runs)
 test-slow: $(STAMP)  ## the expensive checks too (full tensor space at N = 3, ...)
 	$(PY) -m pytest -q -m "slow or not slow"
 
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)  ## the documentation site into site/ (mkdocs --strict: a broken reference fails)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 doc-tables: $(STAMP)  ## regenerate the tables of docs/hdf5.md from the registry and the field schema
 	$(PY) -m microsim.report.tables docs/hdf5.md
 
@@ -41,11 +53,14 @@ figures: $(STAMP)  ## paper figures (Eq. 8, N <= 2000) and validity maps to N = 
 	for f in $(PAPER) runs/validity_large.h5; do $(VENV)/bin/microsim plot $$f --out runs/figures; done
 	$(VENV)/bin/microsim plot runs/validity.h5 runs/validity_n40.h5 --out runs/figures
 
-study: $(STAMP)  ## the criterion study of Eq. 7 (bath asymmetry; gaps and temperatures; N = 24, 40)
+study: $(STAMP)  ## the criterion study of Eq. 7 and the law of Eq. 8's error (fit and held-back sweeps)
 	$(VENV)/bin/microsim sweep configs/criterion_baths.yaml
 	$(VENV)/bin/microsim sweep configs/criterion_temperatures.yaml
 	$(VENV)/bin/microsim sweep configs/criterion_n40.yaml
 	for f in $(STUDY); do $(VENV)/bin/microsim plot $$f --out runs/figures; done
+	for c in fit held held_m held_n24 held_n40; do $(VENV)/bin/microsim sweep configs/criterion_law_$$c.yaml; done
+	$(PY) -m microsim.report.lawfit $(LAW)
+	$(VENV)/bin/microsim plot $(LAW) --out runs/figures
 
 corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against the exact model, and N to 1000 (10 min: 8.4 + 0.5 + 1 measured)
 	$(VENV)/bin/microsim sweep configs/corrected.yaml
@@ -57,7 +72,7 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 
 results: figures study corrected  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.report.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
-		$(STUDY) runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
+		$(STUDY) $(LAW_JOINED)\#law runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json, bench/grid.md (hours; each grid case stops at 30 min)
@@ -67,4 +82,4 @@ regression-update: $(STAMP)  ## rerun configs/ci.yaml and rewrite tests/data/ci_
 	$(PY) tests/regression.py runs/ci.h5
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

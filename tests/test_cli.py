@@ -16,7 +16,9 @@ EFFECTIVE = ["--beta-e-w0", "-0.8", "--gamma-e", "0.1", "--kappa", "0.05"]
 def test_json_has_the_documented_keys(capsys):
     assert main(["run", "--N", "1", *EFFECTIVE, "--points", "101", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["derived"]) == {"beta_e_w0", "gamma_e", "kappa", "kappa_01", "kappa_up"}
+    assert set(out["derived"]) == {"beta_e_w0", "gamma_e", "kappa", "kappa_01", "kappa_up",
+                                   "eps_traj_predicted", "eps_tau_predicted",
+                                   "eps_traj_first_order", "tau_shift_lag", "tau_shift_depletion"}
     assert set(out["figures"]) == {
         "E_ss_mic", "E_ss_eff", "tau_mic", "tau_eff", "power_mic", "power_eff",
         "eps_traj", "eps_ss", "eps_tau", "D_max",

@@ -114,6 +114,9 @@ def _add_run(sub: Any) -> None:
                           + ", ".join(available()) + "; an exact one is the reference, an "
                           "approximate one runs without one (effective: with every approximate "
                           "description that supports the problem)")
+    num.add_argument("--descriptions", type=_names, default=None, metavar="A,B",
+                     help="the approximate descriptions to run (default: every one that "
+                          "supports the problem; Eq. 8 always runs): " + ", ".join(available()))
     num.add_argument("--rtol", type=_real, default=SolverOptions.rtol)
     num.add_argument("--atol", type=_real, default=SolverOptions.atol)
     num.add_argument("--propagation", choices=PROPAGATIONS, default="auto",
@@ -138,6 +141,9 @@ def _add_sweep(sub: Any) -> None:
 def _add_inspect(sub: Any) -> None:
     inspect = sub.add_parser("inspect", help="provenance and summary table of a sweep file")
     inspect.add_argument("file", help="HDF5 file written by microsim sweep")
+    inspect.add_argument("--all", action="store_true",
+                         help="every figure and the thermodynamics in the text table (default: "
+                              "the swept parameters and the main figures)")
     fmt = inspect.add_mutually_exclusive_group()
     fmt.add_argument("--csv", action="store_true", help="print the summary as CSV")
     fmt.add_argument("--json", action="store_true", help="print provenance and summary as JSON")
@@ -173,30 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def params_from_args(args: argparse.Namespace) -> ModelParams:
     """ModelParams from the flags of ``microsim run`` (microscopic or effective, not both)."""
-    micro = {k: getattr(args, k) for k in MICRO_FLAGS if getattr(args, k) is not None}
-    effective = {k: getattr(args, k) for k in EFFECTIVE_FLAGS if getattr(args, k) is not None}
-    common = dict(
-        n_batteries=args.n_batteries, n_engines=args.n_engines, protocol=args.protocol,
-        normalization=args.normalization, engine_init=args.engine_init,
-    )
-    if micro and effective:
-        flags = ", ".join("--" + k.replace("_", "-") for k in (*micro, *effective))
-        raise ValueError(f"give microscopic or effective parameters, not both (got {flags})")
-    if effective:
-        missing = [k for k in EFFECTIVE_FLAGS if k not in effective]
-        if missing:
-            raise ValueError("the effective parametrization needs "
-                             + ", ".join("--" + k.replace("_", "-") for k in missing))
-        if args.gamma_env != 0.0:
-            raise ValueError("--gamma-env needs the microscopic parameters")
-        return ModelParams.from_effective(
-            **effective, w0=args.w0, wh=args.wh, beta_c=args.beta_c,
-            gamma_ratio=args.gamma_ratio, **common,
-        )
-    return ModelParams(
-        w0=args.w0, wh=args.wh, beta_c=args.beta_c, gamma_env=args.gamma_env,
-        beta_env=args.beta_env, allow_no_inversion=args.allow_no_inversion, **micro, **common,
-    )
+    names = (*MICRO_FLAGS, *EFFECTIVE_FLAGS, "n_batteries", "n_engines", "protocol",
+             "normalization", "engine_init", "w0", "wh", "beta_c", "gamma_env", "beta_env",
+             "allow_no_inversion")
+    values = {k: getattr(args, k) for k in names}
+    if args.beta_e_w0 is not None or args.gamma_e is not None or args.kappa is not None:
+        values["gamma_ratio"] = args.gamma_ratio
+    return ModelParams.from_values(values, spell=lambda k: "--" + k.replace("_", "-"))
 
 
 def _json_value(x: Any) -> Any:
@@ -223,7 +212,7 @@ def comparison_json(c: Comparison) -> dict[str, Any]:
         "params": c.params.as_dict(),
         "method": c.method,
         "solver": {k: v if isinstance(v, str) else _json_value(float(v)) for k, v in c.mic.solver.items()},
-        "derived": c.params.derived(),
+        "derived": {k: _json_value(v) for k, v in c.derived().items()},
         **statuses,
         "stats": {name: {k: v if isinstance(v, str) else _json_value(float(v))
                          for k, v in stats.items()} for name, stats in c.stats.items()},
@@ -247,8 +236,8 @@ def comparison_table(c: Comparison) -> str:
     for k, v in p.as_dict().items():  # 10 digits: 0.4, not the 0.39999999999999997 of a sum
         lines.append(f"  {k:<14} {v:.10g}" if isinstance(v, float) else f"  {k:<14} {v}")
     lines.append("derived:")
-    for k, v in p.derived().items():
-        lines.append(f"  {k:<14} {v:.6g}")
+    for k, v in c.derived().items():
+        lines.append(f"  {k:<22} {v:.6g}")
     runs = [get(name) for name in c.runs]
     lines.append(f"{'':16}{'microscopic':>14}" + "".join(f"{d.label:>14}" for d in runs))
     for label in ("E_ss", "tau", "power"):
@@ -277,7 +266,8 @@ def comparison_table(c: Comparison) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from microsim.analysis.comparison import compare, compare_until_charged, default_time_grid
+    from microsim.analysis.comparison import default_time_grid
+    from microsim.analysis.simulation import simulate
     from microsim.descriptions import methods
 
     try:
@@ -289,11 +279,10 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError(f"--t-end must be > 0, got {args.t_end}")
         if not 0 < args.epsilon < 1:
             raise ValueError(f"--epsilon must be in (0, 1), got {args.epsilon}")
-        if args.t_end is None:
-            result = compare_until_charged(p, args.points, args.method, options, args.epsilon)
-        else:
-            t = default_time_grid(p, args.t_end, args.points, args.epsilon)
-            result = compare(p, t, args.method, options, args.epsilon)
+        t = None if args.t_end is None else default_time_grid(p, args.t_end, args.points,
+                                                               args.epsilon)
+        result = simulate(p, t=t, points=args.points, epsilon=args.epsilon, method=args.method,
+                          descriptions=args.descriptions, options=options).comparison
     except (ValueError, ResourceError, IntegrationError) as exc:
         _fail(str(exc))
     if args.json:
@@ -301,6 +290,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(comparison_table(result))
     return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of description names."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected names separated by commas, got {text!r}")
+    return names
 
 
 def _override_parallel(config: Any, args: argparse.Namespace) -> Any:
@@ -382,7 +379,7 @@ def _inspect(args: argparse.Namespace) -> int:
     elif args.json:
         sys.stdout.write(summary_json(attrs, columns) + "\n")
     else:
-        sys.stdout.write(summary_text(attrs, columns) + "\n")
+        sys.stdout.write(summary_text(attrs, columns, compact=not args.all) + "\n")
     return 0
 
 
@@ -418,11 +415,18 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, like the errors: ``microsim: warning: ...``."""
+    sys.stderr.write(f"microsim: warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``microsim`` console script."""
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
         commands = {"run": _run, "sweep": _sweep, "inspect": _inspect, "plot": _plot}
         return commands[args.command](args)
 

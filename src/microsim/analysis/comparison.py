@@ -7,15 +7,19 @@ produces from analysis/fields.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from microsim.analysis.fields import EFFECTIVE_THERMO, scalar_fields
+from microsim.analysis.fields import EFFECTIVE_THERMO, PREDICTED, scalar_fields
+from microsim.analysis.grids import default_time_grid, effective_charging_time, first_crossing
+from microsim.analysis.prediction import WARN_EPS_TRAJ, Prediction, predict
 from microsim.analysis.refinement import (
     Crossing,
     Objective,
@@ -28,7 +32,6 @@ from microsim.descriptions import (
     BASELINE,
     approximate,
     default_descriptions,
-    effective,
     exact,
     get,
     resolve_method,
@@ -74,7 +77,8 @@ class Comparison:
     without one); ``runs`` maps each approximate description's name to its Run (trajectory,
     steady state, status, charging time; NaN trajectory where it failed, ``status`` says why).
     ``eff``, ``corr`` and their steady states and status are those of Eq. 8 and the corrected
-    description. ``stats`` holds per description what ran and its wall time in seconds.
+    description. ``stats`` holds per description what ran and its wall time in seconds;
+    ``prediction`` Eq. 8's error as the law predicts it (analysis/prediction.py).
 
     For the individual protocol the trajectories are of all N batteries (energies x N, sigma x
     sqrt(N)) while ``battery_populations`` are those of one battery, (p_0, p_1).
@@ -90,6 +94,7 @@ class Comparison:
     thermo_mic: Thermodynamics | None = None
     thermo_eff: Thermodynamics | None = None
     stats: dict[str, dict[str, float | str]] = field(default_factory=dict)
+    prediction: Prediction | None = None
 
     def trajectory(self, name: str) -> Trajectory:
         """The trajectory of the approximate description ``name`` (NaN where it failed)."""
@@ -142,6 +147,13 @@ class Comparison:
                 "entropy_production_marginal": tm.entropy_production_marginal,
             })
         return out
+
+    def derived(self) -> dict[str, float]:
+        """The problem's derived quantities (ModelParams.derived) and the law's prediction of
+        Eq. 8's error (eps_traj_predicted, eps_tau_predicted)."""
+        predicted = self.prediction.figures() if self.prediction is not None else \
+            {f.name: math.nan for f in PREDICTED}
+        return {**self.params.derived(), **predicted}
 
     def checks(self) -> dict[str, float]:
         """Each side's state checks (trace, hermiticity, smallest eigenvalue, ...) as
@@ -205,55 +217,6 @@ def _not_computed_ss(like: SteadyState) -> SteadyState:
                        engine_populations=np.full(3, np.nan))
 
 
-def effective_charging_time(p: ModelParams, epsilon: float = 1e-3) -> float:
-    """tau of Eq. 17 for the effective description (Eq. 8), to about 1e-9 relative.
-
-    Five single-battery charging times, ln(1/eps)/(Gamma_e (1 + e^{-beta_e w0})) (Eq. 17 at
-    N = 1), bound tau_N from above. The populations are followed over a geometric grid (factor
-    1.6) from 1e-9 to 64 times that bound, whatever N, until the deficit falls below epsilon; the
-    bracket is then refined by refinement.refine_crossing.
-    """
-    if not 0 < epsilon < 1:
-        raise ValueError(f"epsilon must be in (0, 1), got {epsilon}")
-    q = p.pair() if p.protocol == "individual" else p
-    energy_ss = effective.steady_state(q).energy
-    if not energy_ss > 0:
-        raise ValueError(f"the effective steady state holds no energy (E_ss = {energy_ss})")
-    levels = np.arange(q.n_batteries + 1) * q.w0
-
-    def energy(pops: FloatArray) -> float:
-        return float(pops @ levels)
-
-    prop = effective.propagator(q)
-    horizon = 5.0 * math.log(1.0 / epsilon) / (q.gamma_e * (1.0 + math.exp(-q.beta_e_w0)))
-    times = horizon * np.geomspace(1e-9, 64.0, 56)
-    now, pops = 0.0, prop.initial
-    for start in range(0, times.size, 8):
-        chunk = np.concatenate([[now], times[start : start + 8]])
-        states = list(prop.advance(pops, chunk))
-        crossing = _first_crossing(states, energy, energy_ss, epsilon)
-        if crossing.index > 0:  # index 0 cannot happen: chunk[0] was checked in the previous chunk
-            return refine_crossing(energy, prop, crossing, chunk)
-        now, pops = float(chunk[-1]), states[-1]
-    raise RuntimeError(f"the effective description does not charge to 1 - {epsilon} of E_ss "
-                       f"within {64 * horizon:.3g}")
-
-
-def default_time_grid(
-    p: ModelParams, t_end: float | None = None, points: int = 401, epsilon: float = 1e-3,
-    tau_units: float = 4.0,
-) -> FloatArray:
-    """linspace(0, t_end, points), by default t_end = tau_units (tau_eff + ln(1/eps)/(2 gamma_01)).
-
-    The microscopic charging lags the effective one because the engine coherence |0><1| needs a
-    time of order 1/gamma_01 to build up (docs/physics.md §3); the second term keeps tau_mic on the grid.
-    """
-    if t_end is None:
-        lag = math.log(1.0 / epsilon) / (2.0 * p.gamma_01)
-        t_end = tau_units * (effective_charging_time(p, epsilon) + lag)
-    return np.linspace(0.0, t_end, points)
-
-
 class _Scan:
     """What one pass of the microscopic solution over the measurement grid keeps for refinement:
     the running maxima of the error objectives and the first crossing of the charging threshold."""
@@ -293,14 +256,6 @@ def _objectives(q: ModelParams, n: int) -> dict[str, Objective]:
     return {"eps_traj": eps_traj, "D_max": distance}
 
 
-def _first_crossing(states: list[FloatArray], energy: Callable[[FloatArray], float],
-                    energy_ss: float, epsilon: float) -> Crossing:
-    crossing = Crossing(epsilon, energy_ss)
-    for k, x in enumerate(states):
-        crossing.see(k, energy(x), states[max(k - 1, 0)])
-    return crossing
-
-
 def compare(
     p: ModelParams,
     t: FloatArray,
@@ -322,13 +277,22 @@ def compare(
     on t merged with early times (refinement.measurement_grid) and refined by propagation from
     the bracket of each (analysis/refinement.py, docs/physics.md §3). Trajectories are returned on t.
     A description other than Eq. 8 that fails reports NaN and why (``Comparison.status``).
+    Where the law (analysis/prediction.py) predicts eps_traj > WARN_EPS_TRAJ it warns that
+    Eq. 8 is not expected to hold.
     """
     resolved = resolve_method(method, p)
     q = p.pair() if p.protocol == "individual" else p
     names = chosen_descriptions(resolved, q, descriptions)
     with single_threaded_blas():
-        return _compare(p, np.asarray(t, dtype=float), resolved, options or SolverOptions(),
-                        epsilon, names)
+        result = _compare(p, np.asarray(t, dtype=float), resolved, options or SolverOptions(),
+                          epsilon, names)
+        expected = predict(p)
+    if expected.eps_traj_predicted > WARN_EPS_TRAJ:
+        warnings.warn(
+            f"the effective description (Eq. 8) is not expected to hold here: the law "
+            f"predicts eps_traj = {expected.eps_traj_predicted:.3g} > {WARN_EPS_TRAJ:g} "
+            f"(docs/physics.md §3; kappa = {p.kappa:.3g})", stacklevel=2)
+    return dataclasses.replace(result, prediction=expected)
 
 
 def chosen_descriptions(method: str, q: ModelParams, asked: Sequence[str] | None = None
@@ -390,7 +354,7 @@ def run_description(d: Description, q: ModelParams, grid: FloatArray, keep: NDAr
         return out
     out.status = d.assess(out.traj)
     readout = out.prop.populations
-    crossing = _first_crossing(out.states, lambda y: energy(readout(y)), out.ss.energy, epsilon)
+    crossing = first_crossing(out.states, lambda y: energy(readout(y)), out.ss.energy, epsilon)
     out.tau = refine_crossing(energy, out.prop, crossing, grid)
     out.wall_time = time.perf_counter() - start
     return out
@@ -508,5 +472,7 @@ def compare_until_charged(
         if result.method not in exact() or math.isfinite(result.figures["tau_mic"]):
             break
         t = np.linspace(0.0, 4.0 * t[-1], points)
-        result = compare(p, t, method, options, epsilon, descriptions)
+        with warnings.catch_warnings():  # the first call has warned already
+            warnings.simplefilter("ignore", UserWarning)
+            result = compare(p, t, method, options, epsilon, descriptions)
     return result

@@ -24,6 +24,7 @@ from microsim.model.thermodynamics import THERMO_FIGURES
 __all__ = [
     "EFFECTIVE_THERMO",
     "ERROR_MEASURES",
+    "PREDICTED",
     "Field",
     "description_figures",
     "description_series",
@@ -54,6 +55,21 @@ class Field:
     unit: str
     doc: str
     since: str = "1.0"
+
+
+#: Eq. 8's error predicted from the parameters (analysis/prediction.py), stored beside the
+#: derived quantities (schema 1.6).
+PREDICTED: tuple[Field, ...] = (
+    Field("eps_traj_predicted", "dimensionless",
+          "the law's eps_traj of Eq. 8 (docs/physics.md §3; NaN outside its derivation)", "1.6"),
+    Field("eps_tau_predicted", "dimensionless", "the law's eps_tau of Eq. 8", "1.6"),
+    Field("eps_traj_first_order", "dimensionless",
+          "X^2: Eq. 8's first-order eps_traj, lag and depletion (docs/physics.md §3)", "1.6"),
+    Field("tau_shift_lag", "dimensionless", "first-order shift of tau_eff by the coherence lag, "
+          "relative", "1.6"),
+    Field("tau_shift_depletion", "dimensionless", "first-order shift of tau_eff by the engines' "
+          "depletion, relative", "1.6"),
+)
 
 
 _ERROR_DOCS = {

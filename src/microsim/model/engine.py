@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from microsim.model.params import ModelParams
 
-__all__ = ["LEVELS", "jumps", "population_generator", "relaxation_rates"]
+__all__ = ["LEVELS", "depletion_response", "jumps", "population_generator", "relaxation_rates"]
 
 #: Engine levels |0>, |1>, |2> as indices of P.
 LEVELS: tuple[int, int, int] = (0, 1, 2)
@@ -46,3 +46,22 @@ def relaxation_rates(p: ModelParams) -> NDArray[np.float64]:
     of A other than 0), sorted."""
     rates = np.sort(-np.linalg.eigvals(population_generator(p)).real)
     return rates[1:]
+
+
+def depletion_response(p: ModelParams) -> NDArray[np.float64]:
+    """Z_ab = int_0^inf [P(a, t | b) - p_a] dt for a, b in {0, 1}: minus the group inverse of A
+    (docs/physics.md §3, "Which rates bound the error of Eq. 8").
+
+    How long, and by how much, an engine put into |b> stays away from Eq. 3 in level a. The
+    chain 0 - 2 - 1 gives, with the uphill rates u_h = Gamma_h e^{-beta_h w_h} (0 -> 2) and
+    u_c = Gamma_c e^{-beta_c w_c} (1 -> 2) and p = Eq. 3,
+
+        Z_00 = (1 - p0)^2/u_h + p0 p1/u_c,          Z_11 = p0 p1/u_h + (1 - p1)^2/u_c,
+        Z_01 = -p0 (1 - p0)/u_h - p0 (1 - p1)/u_c,   Z_10 = -p1 (1 - p0)/u_h - p1 (1 - p1)/u_c:
+
+    set by the uphill rates, in units of time (the downhill rates enter only through p).
+    """
+    p0, p1, _ = p.engine_steady_populations
+    uh, uc = p.gamma_h * p.boltz_h, p.gamma_c * p.boltz_c
+    return np.array([[(1 - p0) ** 2 / uh + p0 * p1 / uc, -p0 * (1 - p0) / uh - p0 * (1 - p1) / uc],
+                     [-p1 * (1 - p0) / uh - p1 * (1 - p1) / uc, p0 * p1 / uh + (1 - p1) ** 2 / uc]])

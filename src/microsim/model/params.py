@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +31,10 @@ EngineInit = Literal["steady", "ground"]
 PROTOCOLS: tuple[str, ...] = ("collective", "individual")
 NORMALIZATIONS: tuple[str, ...] = ("sqrt_n", "none")
 ENGINE_INITS: tuple[str, ...] = ("steady", "ground")
+
+#: Keys of the effective parametrization (from_effective) and the fields it determines itself.
+EFFECTIVE_KEYS: tuple[str, ...] = ("beta_e_w0", "gamma_e", "kappa")
+MICRO_ONLY_KEYS: tuple[str, ...] = ("beta_h", "gamma_h", "gamma_c", "g", "gamma_env")
 
 #: Above this many batteries nothing but the effective birth-death equation can run anyway.
 MAX_BATTERIES = 10_000_000
@@ -153,12 +157,6 @@ class ModelParams:
             raise ParameterError(
                 f"no population inversion: beta_h/beta_c must be < wc/wh = {bound:.6g} (Eq. 3), "
                 f"got {ratio:.6g}; pass allow_no_inversion=True to simulate it anyway"
-            )
-        if self.kappa > 1.0:
-            warnings.warn(
-                f"kappa = {self.kappa:.3g} > 1: the time-scale separation of Eq. 7 fails and the "
-                "effective description (Eq. 8) is not expected to hold",
-                stacklevel=3,
             )
 
     def _check_derived(self) -> None:
@@ -313,6 +311,34 @@ class ModelParams:
     def pair(self) -> ModelParams:
         """The one engine-one battery problem that the individual protocol repeats N times (Eq. 6)."""
         return self.replace(n_batteries=1, n_engines=1, protocol="collective")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any],
+                    spell: Callable[[str], str] = str) -> ModelParams:
+        """A point from the microscopic parameters (the fields) or from the effective
+        parametrization (beta_e_w0, gamma_e, kappa and optionally gamma_ratio, from_effective),
+        whichever ``values`` names; both at once is an error. ``spell`` names a key in errors
+        (the command line spells them as flags)."""
+        given = {k: v for k, v in values.items() if v is not None}
+        effective = [k for k in EFFECTIVE_KEYS if k in given]
+        if not effective:
+            if "gamma_ratio" in given:
+                raise ParameterError(f"{spell('gamma_ratio')} belongs to the effective "
+                                     f"parametrization ({', '.join(map(spell, EFFECTIVE_KEYS))})")
+            return cls(**given)
+        micro = [k for k in MICRO_ONLY_KEYS if k in given and not (k == "gamma_env"
+                                                                  and given[k] == 0)]
+        if micro:
+            shown = ", ".join(spell(k) for k in (*micro, *effective))
+            raise ParameterError(f"give microscopic or effective parameters, not both (got {shown})")
+        missing = [k for k in EFFECTIVE_KEYS if k not in given]
+        if missing:
+            raise ParameterError("the effective parametrization needs "
+                                 + ", ".join(spell(k) for k in missing))
+        kw = {k: v for k, v in given.items()
+              if k not in (*EFFECTIVE_KEYS, "allow_no_inversion", "gamma_env", "beta_env")}
+        return cls.from_effective(given["beta_e_w0"], given["gamma_e"], given["kappa"],
+                                  kw.pop("n_batteries", 1), **kw)
 
     @classmethod
     def from_effective(

@@ -38,6 +38,7 @@ HEADINGS = {
     "speed_up": "Collective speed-up tau_1/tau_N at fixed kappa, microscopic vs Eq. 8",
     "corrected": "Beyond Eq. 8: the corrected description against the exact model",
     "speed_up_large": "Does the N/log N speed-up survive explicit engines? Fixed g to N = 1000",
+    "law": "The law of Eq. 8's error, tested out of sample",
 }
 
 #: kappa of the corrected description's targets, shown in its table when the file has them.
@@ -428,9 +429,10 @@ def findings(files: Sequence[SweepData]) -> str:
     return "\n".join(lines)
 
 
-def criterion_boundary(files: Sequence[SweepData]) -> list[str]:
+def criterion_boundary(files: Sequence[SweepData], law: SweepData | None = None) -> list[str]:
     """The boundary of eps_traj and eps_tau across the bath configurations of the criterion files,
-    in kappa and kappa_01: the range over baths and N of each, and their max/min."""
+    in kappa and kappa_01: the range over baths and N of each, and their max/min; with the law's
+    files, how the resulting threshold fares on their held-back points."""
     found = [b for d in files for b in criterion.boundaries(d, ("kappa", "kappa_01"))
              if math.isfinite(b.value)]
     if not found:
@@ -468,7 +470,28 @@ def criterion_boundary(files: Sequence[SweepData]) -> list[str]:
                   f"({sizes[0]}-{sizes[-1]}) measured. The boundary of eps_traj spreads "
                   f"{_g(spreads[best], 3)}-fold across them in {best}, "
                   f"{_g(spreads['kappa'], 3)}-fold in kappa."]
+        if law is not None and "eps_traj" in safe:
+            lines.append(_threshold_out_of_sample(law, best, safe["eps_traj"]))
     return [*lines, ""]
+
+
+def _threshold_out_of_sample(law: SweepData, variable: str, threshold: float) -> str:
+    """How a fixed threshold in one variable fares on the law's held-back points: those below it
+    whose measured eps_traj exceeds 1 % and 2 %."""
+    from microsim.report import lawfit
+
+    rows = lawfit.law_rows(law)
+    held = ~rows.fit
+    below = held & (law.column(variable)[rows.rows].astype(float) < threshold)
+    eps = rows.eps_traj
+    over1, over2 = int(np.sum(below & (eps > 0.01))), int(np.sum(below & (eps > 0.02)))
+    worst = float(eps[below].max()) if below.any() else math.nan
+    return (f" Tested out of sample on the {int(held.sum())} held-back points of the law's sweeps "
+            f"(baths Gamma_c/Gamma_h 0.01-100, beta_e w0 -0.1..-3): {int(below.sum())} have "
+            f"{variable} < {_g(threshold, 2)}, and of those {over1} have eps_traj above 1 % and "
+            f"{over2} above 2 % (largest {_g(100 * worst, 3)} %). The threshold holds only where "
+            "it was measured; the law of Eq. 8's error (its section above, docs/physics.md §3) is the "
+            "criterion that carries over, reported by every run as derived.eps_traj_predicted.")
 
 
 def sqrt_n(boundary: Sequence[SweepData], speed_up: Sequence[SweepData]) -> list[str]:
@@ -503,9 +526,59 @@ def _alpha(x: float) -> str:
     return _g(0.0 if abs(x) < 5e-4 else x, 2)
 
 
+def _law(data: SweepData) -> str:
+    """The law against the exact model on the fit set and the held-back points, the constants
+    refitted from the file beside those in the code, the earlier criteria in the same form."""
+    from microsim.analysis import prediction as pr
+    from microsim.report import lawfit
+
+    law = lawfit.law_rows(data)
+    fit, held = law.fit, ~law.fit
+    refit = lawfit.fit_traj(law.eps_traj[fit], law.x2[fit], law.e_n[fit])
+    refit_tau = lawfit.fit_tau(law.eps_tau[fit], law.tau_lag[fit], law.tau_dep[fit])
+    s_fit, s_held = lawfit.scores(law, fit), lawfit.scores(law, held)
+    held_n = data.column("n_batteries")[law.rows[held]]
+    lines = [
+        f"Every point of the law's sweeps: measured eps_traj and eps_tau of Eq. 8 (exact model) "
+        f"against the law of docs/physics.md §3, {s_fit.points} fit points (filled; baths "
+        f"Gamma_c/Gamma_h 0.1-10, beta_e w0 -1.5..-0.4, beta_c w_c 1-3, N <= 12) and "
+        f"{s_held.points} held back (open; baths outside that box, Gamma_c/Gamma_h 0.01-100, "
+        f"beta_e w0 -0.1..-3, beta_c w_c 0.3-6, N up to {int(held_n.max())}, M != N among them). "
+        f"Constants in the code: A = {_g(pr.A_TRAJ)}, S = {_g(pr.S_TRAJ)}, n = {_g(pr.N_SAT)}, "
+        f"A' = {_g(pr.A_TAU)}, C = {_g(pr.C_LAG)}; refitted from this file's fit set: "
+        f"{', '.join(_g(v) for v in (*refit, *refit_tau))}.",
+        "",
+        "| set | points | eps_traj > 1e-3 | worst over | worst under | within x2 | "
+        "predicted < 1 % where > 2 % | A = eps/X^2 (eps < 2 %) | eps_tau > 1e-2 | within x2 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, sc in (("fit", s_fit), ("held back", s_held)):
+        lines.append(f"| {name} | {sc.points} | {sc.traj_points} | {_g(sc.traj_over, 3)} | "
+                     f"{_g(sc.traj_under, 3)} | {_g(100 * sc.traj_within_2, 3)} % | {sc.misses} | "
+                     f"{_g(sc.a_min, 3)}-{_g(sc.a_max, 3)} (spread {_g(sc.a_max / sc.a_min, 3)}) | "
+                     f"{sc.tau_points} | {_g(100 * sc.tau_within_2, 3)} % |")
+    base = []
+    for variable, values in (("kappa (Eq. 7)", law.kappa), ("kappa_01", law.kappa_01)):
+        sc = lawfit.scores(law, held, lawfit.baseline(law, values))
+        base.append(f"{variable} under-predicts by up to {_g(sc.traj_under, 3)}x and over-predicts "
+                    f"by up to {_g(sc.traj_over, 3)}x ({_g(100 * sc.traj_within_2, 3)} % within a "
+                    f"factor 2, {sc.misses} points predicted below 1 % while above 2 %)")
+    met = s_held.traj_over <= 2 and s_held.traj_under <= 2 and s_held.misses == 0
+    lines += ["", f"Targets on the held-back points (within a factor 2 wherever eps_traj > 1e-3; "
+              f"never below 1 % predicted where above 2 % measured): "
+              f"{'met' if met else 'missed'}. The same saturating form fitted on the same fit set "
+              f"with Eq. 7's kappa or kappa_01 in place of X, on the held-back points: "
+              + "; ".join(base) + f". Recommendation: Eq. 8's charging curve is within 1 % of "
+              f"the exact one (eps_traj < 0.01) where the law's eps_traj_predicted (reported by "
+              f"every run and sweep point) is below {_g(1 / s_held.traj_under, 2)} % (1 % over "
+              f"the worst held-back under-prediction, {_g(s_held.traj_under, 3)}), over the "
+              "range tested here; microsim warns where it exceeds 1 %."]
+    return "\n".join(lines)
+
+
 PARAGRAPHS: dict[str, Callable[[SweepData], str]] = {
     "fig2ab": _fig2ab, "fig2cd": _fig2cd, "fig3": _fig3, "fig4": _fig4, "fig5": _fig5,
     "errors": _errors, "mic_vs_eff": _mic_vs_eff, "tau_ratio_mic_eff": _tau_ratio_mic_eff,
     "criterion": _criterion, "boundary": _boundary, "speed_up": _speed_up,
-    "corrected": _corrected, "speed_up_large": _speed_up_large,
+    "corrected": _corrected, "speed_up_large": _speed_up_large, "law": _law,
 }

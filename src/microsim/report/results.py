@@ -98,7 +98,8 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
     study = chosen.get("criterion", [])
     if study:
         lines += ["## Findings: which variable governs the error of Eq. 8", "", pg.findings(study), ""]
-        lines += pg.criterion_boundary(study)
+        law = chosen.get("law", [])
+        lines += pg.criterion_boundary(study, law[0] if law else None)
     lines += pg.sqrt_n(chosen.get("boundary", []), chosen.get("speed_up", []))
     lines += ["## Data", ""]
     lines += [f"* {_provenance(d)}" for d in loaded]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from microsim.analysis.fields import (
     COMMON_SERIES,
+    PREDICTED,
     description_figures,
     description_series,
     fields_table,
@@ -57,6 +58,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "descriptions": descriptions_table,
     "figures": figures_table,
     "series": series_table,
+    "predicted": lambda: fields_table(PREDICTED),
 }
 
 

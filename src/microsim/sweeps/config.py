@@ -43,6 +43,9 @@ CHOICES = {"protocol": PROTOCOLS, "normalization": NORMALIZATIONS, "engine_init"
 INTEGER_KEYS = ("n_batteries", "n_engines")
 BACKENDS: tuple[str, ...] = ("loky", "threading", "multiprocessing", "sequential", "dask")
 SCHEDULER_SCHEMES = ("tcp://", "tls://", "inproc://", "ucx://")
+#: Significant digits of a logspace or linspace axis value (so 0.0215443469003, not
+#: 0.021544346900318832: the printed value selects the point).
+AXIS_DIGITS = 12
 TOP_KEYS = ("name", "model", "sweep", "time", "solver", "output", "parallel")
 
 
@@ -219,7 +222,8 @@ def _axis(check: _Checker, key: str, name: str, value: Any) -> tuple[Any, ...]:
             values = list(np.geomspace(start, stop, num))
         else:
             values = list(np.linspace(start, stop, num))
-        values = [float(v) for v in values]
+        # 12 significant digits: the value inspect prints is the coordinate (ds.sel(kappa=...))
+        values = [float(f"{v:.{AXIS_DIGITS}g}") for v in values]
     elif isinstance(value, list):
         if not value:
             raise check.fail(key, "an empty list sweeps nothing; give at least one value")
@@ -299,19 +303,11 @@ def _validate_points(check: _Checker, model: dict[str, Any], axes: dict[str, tup
 
 
 def params_from_values(values: Mapping[str, Any], effective: bool) -> ModelParams:
-    """ModelParams of one point from its config values (either parametrization)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # kappa > 1 is a legal point of a validity sweep
-        if effective:
-            kw = dict(values)
-            kw.pop("allow_no_inversion", None)
-            return ModelParams.from_effective(
-                kw.pop("beta_e_w0"), kw.pop("gamma_e"), kw.pop("kappa"), kw.pop("n_batteries", 1),
-                **kw,
-            )
-        return ModelParams(**values)
+    """ModelParams of one point from its config values (either parametrization, which the
+    config's keys decide: ``effective``)."""
+    if effective:
+        values = {k: v for k, v in values.items() if k != "allow_no_inversion"}
+    return ModelParams.from_values(values)
 
 
 def parse_config(text: str, path: Path | str = "<config>", validate: bool = True) -> SweepConfig:

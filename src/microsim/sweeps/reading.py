@@ -3,8 +3,8 @@
 ``open_sweep(path)`` (also ``microsim.open_sweep``) returns a SweepData: provenance, the /summary
 columns as numpy arrays, and on demand
 
-* ``to_pandas()``: the summary as a DataFrame, the swept axes first;
-* ``to_xarray()``: an xarray Dataset whose dimensions are the swept axes (kappa, n_batteries,
+* ``topandas_module()``: the summary as a DataFrame, the swept axes first;
+* ``toxarray_module()``: an xarray Dataset whose dimensions are the swept axes (kappa, n_batteries,
   protocol, ...; axes read in step share one dimension), every summary figure a data variable,
   the provenance its attributes;
 * ``series(kappa=0.1, n_batteries=4, protocol="collective")``: one point's time series as a
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from microsim.model.extras import DataDependencyError, pandas_module, xarray_module
 from microsim.sweeps.config import ConfigError, SweepConfig, parse_config, sweep_dimensions
 from microsim.sweeps.storage import read_point, read_summary
 
@@ -33,34 +34,14 @@ if TYPE_CHECKING:
     import pandas as pd
     import xarray as xr
 
-__all__ = ["SOURCE", "DataDependencyError", "SweepData", "as_data", "combine", "load", "open_sweep"]
+__all__ = ["SOURCE", "SWEEP", "DataDependencyError", "SweepData", "as_data", "combine", "load", "open_sweep"]
 
 FloatArray = NDArray[np.float64]
 
 
-class DataDependencyError(ImportError):
-    """pandas or xarray is not installed; labelled data needs the optional ``data`` extra."""
-
-
-def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise DataDependencyError("to_pandas() and series() need pandas: pip install "
-                                  "microsim[data]") from None
-    return pandas
-
-
-def _xarray() -> Any:
-    try:
-        import xarray
-    except ImportError:
-        raise DataDependencyError("to_xarray() needs xarray: pip install microsim[data]") from None
-    return xarray
-
-
-#: Column of a combined summary (combine) naming each row's file.
+#: Columns of a combined summary (combine) naming each row's file and its sweep.
 SOURCE = "_source"
+SWEEP = "_sweep"
 
 
 @dataclass
@@ -68,7 +49,7 @@ class SweepData:
     """A sweep file as read back: provenance (``attrs``), the /summary columns (``summary``, one
     numpy array per column, one row per point), the time series of a point on demand.
 
-    ``to_pandas()`` and ``to_xarray()`` give the summary as labelled data, ``series(**values)``
+    ``topandas_module()`` and ``toxarray_module()`` give the summary as labelled data, ``series(**values)``
     one point's time series as a DataFrame indexed by t (the ``data`` extra: pandas, xarray)."""
 
     path: Path
@@ -121,6 +102,12 @@ class SweepData:
         if SOURCE not in self.summary:
             return (self.path,)
         return tuple(Path(p) for p in dict.fromkeys(str(x) for x in self.summary[SOURCE]))
+
+    def sweep_names(self) -> np.ndarray:
+        """The sweep name of every summary row (combine: each row's own file's)."""
+        if SWEEP in self.summary:
+            return self.summary[SWEEP]
+        return np.full(len(self.summary.get("key", ())), self.name)
 
     def source(self, row: int) -> Path:
         """The file that holds the point of summary row ``row`` (combine: one of several)."""
@@ -185,7 +172,7 @@ class SweepData:
     def to_pandas(self) -> pd.DataFrame:
         """The summary as a DataFrame: one row per stored point (failed ones included, see
         ``status`` and ``reason``), the swept axes first, then every column of /summary."""
-        pd = _pandas()
+        pd = pandas_module()
         swept = self.swept_values()
         columns = {**swept, **{k: v for k, v in self.summary.items() if k not in swept}}
         return pd.DataFrame(columns)
@@ -196,11 +183,11 @@ class SweepData:
         mode zip, indexed 0..k-1 with the axes as coordinates along it); every other summary
         column a data variable (NaN, or '' for text, where a point is missing or failed: ``status``
         says which); the file's provenance as attributes."""
-        xr = _xarray()
+        xr = xarray_module()
         config = self.config()
         if config is None:
             raise ValueError(f"{self.path}: no stored sweep configuration to lay the points out "
-                             "on (to_pandas() has every row)")
+                             "on (topandas_module() has every row)")
         dims = sweep_dimensions(config)
         shape = tuple(len(next(iter(coords.values()))) for _, coords in dims)
         position = np.unravel_index(np.asarray(self.column("index"), dtype=int), shape) \
@@ -249,7 +236,7 @@ class SweepData:
     def series(self, **values: Any) -> pd.DataFrame:
         """Every time series of one point, chosen by its values (``row``), as a DataFrame
         indexed by t; a 2-D dataset (populations) gives one column per level, ``name[k]``."""
-        pd = _pandas()
+        pd = pandas_module()
         row = self.row(**values)
         _, arrays = read_point(self.source(row), str(self.column("key")[row]))
         t = arrays.pop("t")
@@ -293,6 +280,7 @@ def combine(sources: Sequence[SweepData | Path | str]) -> SweepData:
         summary[name] = np.concatenate(parts)
     summary[SOURCE] = np.concatenate([np.full(len(d.summary.get("key", ())), str(d.path))
                                       for d in datas])
+    summary[SWEEP] = np.concatenate([np.full(len(d.summary.get("key", ())), d.name) for d in datas])
     swept: list[str] = []
     for d in datas:
         swept += [a for a in d.swept if a not in swept]

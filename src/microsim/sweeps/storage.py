@@ -42,8 +42,9 @@ __all__ = [
 #: swept axis a /summary column, each approximate description's ``<suffix>_status``, the wall
 #: time of every description (``wall_time_<suffix>``), the root attribute ``descriptions`` and
 #: the /summary attributes ``columns`` and ``figures`` (the columns in write order, the
-#: description figures among them). A reader refuses another major version.
-SCHEMA_VERSION = "1.5"
+#: description figures among them); 1.6: Eq. 8's predicted error ``eps_traj_predicted``,
+#: ``eps_tau_predicted`` (analysis/prediction.py). A reader refuses another major version.
+SCHEMA_VERSION = "1.6"
 
 #: The description figures of a file before schema 1.5 (it has no /summary attribute ``figures``).
 FIGURES_1_4: tuple[str, ...] = (
@@ -179,8 +180,12 @@ class SweepStore:
             )
 
     def close(self) -> None:
-        """Release the lock."""
+        """Release the lock and remove its file (removed while still held, so that no other
+        writer has it open unlocked; a killed process leaves it, and the next writer's flock
+        still succeeds, as the kernel dropped the dead process's lock)."""
         if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.with_name(self.path.name + ".lock").unlink()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -289,11 +294,11 @@ def _write_summary(f: h5py.File) -> None:
     summary.create_dataset("index", data=[int(points[k].attrs["index"]) for k in keys])
     summary.create_dataset("flags", data=np.array([_flags(points[k].attrs) for k in keys],
                                                   dtype=h5py.string_dtype()))
-    from microsim.analysis.fields import figure_names, scalar_fields, status_names
+    from microsim.analysis.fields import PREDICTED, figure_names, scalar_fields, status_names
 
     swept = [k for k in json.loads(f.attrs.get("swept", "[]")) if k not in PARAM_NAMES]
     wall_times = sorted({k for key in keys for k in points[key].attrs if k.startswith("wall_time_")})
-    columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES,
+    columns = ("status", "method", *PARAM_NAMES, *DERIVED_NAMES, *(f.name for f in PREDICTED),
                *(k for k in swept if k not in DERIVED_NAMES), *(f.name for f in scalar_fields()),
                *status_names(), "wall_time", *wall_times)
     summary.attrs["columns"] = json.dumps(["key", "index", "flags", *columns])

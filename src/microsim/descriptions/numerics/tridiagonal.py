@@ -19,7 +19,7 @@ from scipy.linalg import lapack
 
 from microsim.descriptions.numerics.radau import RADAU, RadauTableau, radau_states
 
-__all__ = ["RADAU", "RadauTableau", "Tridiagonal", "integrate_tridiagonal"]
+__all__ = ["RADAU", "RadauTableau", "ShiftedTridiagonal", "Tridiagonal", "integrate_tridiagonal"]
 
 FloatArray = NDArray[np.float64]
 
@@ -47,10 +47,14 @@ class Tridiagonal:
         return iter((self.lower, self.diagonal, self.upper))
 
 
-class _Factors:
-    """LU factors of (lambda_real / h - A) and (lambda_complex / h - A) for one step size h."""
+class ShiftedTridiagonal:
+    """LU factors of (lambda_real / h - A) and (lambda_complex / h - A) for one step size h
+    (the ShiftedSolves of radau_states)."""
 
-    def __init__(self, a: Tridiagonal, complex_bands: tuple[NDArray[np.complex128], ...], h: float):
+    def __init__(self, a: Tridiagonal, h: float,
+                 complex_bands: tuple[NDArray[np.complex128], ...] | None = None) -> None:
+        if complex_bands is None:
+            complex_bands = tuple(-band.astype(complex) for band in a)
         self.h = h
         real = lapack.dgttrf(-a.lower, RADAU.lam_real / h - a.diagonal, -a.upper)
         lower, diagonal, upper = complex_bands
@@ -87,7 +91,7 @@ def integrate_tridiagonal(
     # number below about 1e10, far above what accuracy asks for on any useful grid.
     h_max = 1e10 * RADAU.lam_real / max(float(np.abs(a.diagonal).max()), 1e-300)
     stats: dict[str, int] = {}
-    states = radau_states(a.__matmul__, lambda h: _Factors(a, complex_bands, h), y0, t, rtol, atol,
+    states = radau_states(a.__matmul__, lambda h: ShiftedTridiagonal(a, h, complex_bands), y0, t, rtol, atol,
                           h_max, max_steps, first_step, stats)
     out = np.empty((t.size, a.size))
     for k, y in enumerate(states):

@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from microsim.report import criterion
 from microsim.report.figures.baths import fig_criterion
 from microsim.report.figures.descriptions import fig_corrected, fig_speed_up_large
+from microsim.report.figures.law import fig_law
 from microsim.report.figures.paper import (
     fig2ab_charging,
     fig2cd_steady,
@@ -87,6 +88,7 @@ __all__ = [
     "fig_corrected",
     "fig_criterion",
     "fig_errors_vs_kappa",
+    "fig_law",
     "fig_mic_vs_eff",
     "fig_speed_up",
     "fig_speed_up_large",
@@ -187,6 +189,16 @@ def _supports_speed_up(data: SweepData) -> bool:
     return bool(speed_up_data(data))
 
 
+def _supports_law(data: SweepData) -> bool:
+    """The law's sweeps (configs/criterion_law_*.yaml): its fit set among the rows, with the
+    first-order values stored (schema 1.6)."""
+    from microsim.report.lawfit import FIT_SWEEP
+
+    rows = data.rows()
+    return bool((data.sweep_names()[rows] == FIT_SWEEP).any()) and \
+        bool(np.isfinite(data.column("eps_traj_first_order")[rows].astype(float)).any())
+
+
 #: Figure id -> (does the file support it, how to draw it), in the order they are rendered.
 
 
@@ -204,6 +216,7 @@ PLOTS: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path |
     "speed_up": (_supports_speed_up, fig_speed_up),
     "corrected": (_supports_corrected, fig_corrected),
     "speed_up_large": (_supports_speed_up_large, fig_speed_up_large),
+    "law": (_supports_law, fig_law),
 }
 
 
