@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from gates import gated_environment, release, started, wait_until
 
+import microsim
 from conftest import complete_points
 from microsim.analysis import comparison
 from microsim.cli import main
@@ -387,3 +388,29 @@ def test_parallel_points_run_single_threaded_and_the_caller_keeps_its_threads(tm
     monkeypatch.setenv("MICROSIM_THREADS", "3")
     list(sweep.execute(todo, parallel))
     assert seen[2:] == [3, 3] and os.environ["MICROSIM_THREADS"] == "3"
+
+
+def test_a_finished_sweep_removes_its_lock_and_a_stale_one_is_taken_over(tmp_path):
+    """The lock file is gone when the sweep ends; one left by a killed process (a file nobody
+    holds: the kernel dropped its flock) does not stop the next sweep, which removes it too."""
+    out = tmp_path / "r.h5"
+    lock = tmp_path / "r.h5.lock"
+    lock.write_text("pid 1 on a host that died")
+    assert _sweep(_config(tmp_path, kappas=2), out) == 0
+    assert out.exists() and not lock.exists()
+
+
+def test_the_printed_swept_value_selects_the_point(tmp_path, capsys):
+    """logspace values are stored to 12 significant digits (config.AXIS_DIGITS), inspect prints
+    them so, and xarray's sel() takes the printed text as it is."""
+    out = tmp_path / "r.h5"
+    assert _sweep(_config(tmp_path, kappas=3), out) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    header = table.index(next(line for line in table if line.lstrip().startswith("kappa")))
+    printed = [line.split()[0] for line in table[header + 1:]]
+    assert printed == ["0.01", f"{math.sqrt(0.01 * 0.2):.12g}", "0.2"]
+    ds = microsim.open_sweep(out).to_xarray()
+    for text in printed:
+        assert ds.sel(kappa=float(text))["status"].item() == "complete"

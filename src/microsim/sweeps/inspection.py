@@ -91,16 +91,35 @@ def _counts_line(columns: dict[str, np.ndarray]) -> str:
     return line
 
 
-def _table_columns(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> list[str]:
+#: The main figures of the compact table, when the file has them (each approximate description's
+#: eps_traj follows them, and the predicted one of Eq. 8).
+MAIN_FIGURES = ("tau_mic", "tau_eff", "eps_traj", "eps_traj_predicted", "eps_tau")
+
+
+def _table_columns(attrs: dict[str, str], columns: dict[str, np.ndarray],
+                   compact: bool = True) -> list[str]:
+    """The columns of the text table: the swept parameters, kappa and N where they are not, the
+    main figures and the other descriptions' eps_traj (compact), or every figure with the
+    thermodynamics (all)."""
     swept = [k for k in _swept(attrs) if k in columns]
-    derived = [k for k in ("beta_e_w0", "gamma_e", "kappa") if k not in swept]
     flagged = any(row_flags(columns))
     figures = [k for k in json.loads(attrs.get("summary_figures", "[]")) if k in columns]
+    if compact:
+        others = [k for k in figures if k.startswith("eps_traj_")]
+        fixed = ["kappa" if "kappa" not in swept else "",
+                 "n_batteries" if "n_batteries" not in swept else ""]
+        main = [k for k in MAIN_FIGURES if k in columns]
+        return [*swept, *fixed, *main, *others, "wall_time", "status",
+                "flags" if flagged else ""]
+    derived = [k for k in ("beta_e_w0", "gamma_e", "kappa") if k not in swept]
     return [*swept, *derived, "n_batteries" if "n_batteries" not in swept else "", *figures,
-            *THERMO_COLUMNS, "wall_time", "status", "flags" if flagged else ""]
+            "eps_traj_predicted", "eps_tau_predicted", *THERMO_COLUMNS, "wall_time", "status",
+            "flags" if flagged else ""]
 
 
-def _fmt(x: object) -> str:
+def _fmt(x: object, digits: int = 4) -> str:
+    """A cell: text as it is, integers whole, other numbers to ``digits`` significant digits
+    (12 for the swept values, which are stored so: the printed value selects the point)."""
     if isinstance(x, str):
         return x
     value = float(x)
@@ -108,17 +127,21 @@ def _fmt(x: object) -> str:
         return "nan"
     if value == int(value) and abs(value) < 1e6:
         return str(int(value))
-    return f"{value:.4g}"
+    return f"{value:.{digits}g}"
 
 
-def summary_text(attrs: dict[str, str], columns: dict[str, np.ndarray]) -> str:
-    """Provenance lines, then an aligned table sorted by the swept parameters."""
+def summary_text(attrs: dict[str, str], columns: dict[str, np.ndarray], compact: bool = True) -> str:
+    """Provenance lines, then an aligned table sorted by the swept parameters: the parameters
+    that vary and the main figures (``compact``), or every figure and the thermodynamics."""
     lines = [f"{k:<17} {attrs[k]}" for k in PROVENANCE_KEYS if k in attrs]
     if not columns:
         return "\n".join([*lines, "(no points stored yet)"])
     lines.append(f"{'points':<17} {_counts_line(columns)}")
-    names = [c for c in _table_columns(attrs, columns) if c and c in columns]
-    rows = [[_fmt(columns[c][i]) for c in names] for i in ordered_rows(attrs, columns)]
+    names = list(dict.fromkeys(c for c in _table_columns(attrs, columns, compact)
+                               if c and c in columns))
+    swept = set(_swept(attrs))
+    rows = [[_fmt(columns[c][i], 12 if c in swept else 4) for c in names]
+            for i in ordered_rows(attrs, columns)]
     widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(names)]
     lines.append("")
     lines.append("  ".join(c.rjust(w) for c, w in zip(names, widths, strict=True)))

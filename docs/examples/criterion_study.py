@@ -1,0 +1,1 @@
+../../examples/criterion_study.py
