@@ -11,8 +11,14 @@ STUDY := runs/criterion_baths.h5 runs/criterion_temperatures.h5 runs/criterion_n
 LAW := runs/criterion_law_fit.h5 runs/criterion_law_held.h5 runs/criterion_law_held_m.h5 \
 	runs/criterion_law_held_n24.h5 runs/criterion_law_held_n40.h5
 LAW_JOINED := $(subst $(eval) ,+,$(strip $(LAW)))
+LARGE_N := runs/large_n.h5 runs/large_n_one_engine.h5 runs/large_n_fixed_kappa.h5 \
+	runs/large_n_exact.h5 runs/large_n_exact_60.h5 runs/large_n_cumulant.h5
+LARGE_N_JOINED := $(subst $(eval) ,+,$(strip $(LARGE_N)))
+VALIDATION := runs/validity.h5 runs/validity_n40.h5 runs/cumulant_validation.h5 \
+	runs/cumulant_validation_60.h5
+VALIDATION_JOINED := $(subst $(eval) ,+,$(strip $(VALIDATION)))
 
-.PHONY: corrected sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
+.PHONY: corrected large-n sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,9 +76,17 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 	$(VENV)/bin/microsim plot runs/validity_large.h5 runs/speed_up_check.h5 runs/speed_up_large.h5 \
 		--out runs/figures
 
-results: figures study corrected  ## docs/results.md with the figures and the numbers measured from them
+large-n: $(STAMP)  ## the large-N study and the validation of the descriptions beyond Eq. 8 (issue 28; N = 60 exact points take about 20 GiB and 20 min each)
+	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa \
+		large_n_cumulant cumulant_validation cumulant_validation_60; do \
+		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
+	$(VENV)/bin/microsim plot $(LARGE_N) --out runs/figures --only large_n
+	$(VENV)/bin/microsim plot $(VALIDATION) --out runs/figures --only description_map
+
+results: figures study corrected large-n  ## docs/results.md with the figures and the numbers measured from them
 	$(PY) -m microsim.report.results $(PAPER) runs/validity.h5+runs/validity_n40.h5 runs/validity_large.h5 \
-		$(STUDY) $(LAW_JOINED)\#law runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
+		$(STUDY) $(LAW_JOINED)\#law $(VALIDATION_JOINED)\#description_map \
+		$(LARGE_N_JOINED)\#large_n runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json, bench/grid.md (hours; each grid case stops at 30 min)

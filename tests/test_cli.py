@@ -22,8 +22,8 @@ def test_json_has_the_documented_keys(capsys):
     assert set(out["figures"]) == {
         "E_ss_mic", "E_ss_eff", "tau_mic", "tau_eff", "power_mic", "power_eff",
         "eps_traj", "eps_ss", "eps_tau", "D_max",
-        "E_ss_corr", "tau_corr", "power_corr",
-        "eps_traj_corr", "eps_ss_corr", "eps_tau_corr", "D_max_corr",
+        *(f"{k}_{s}" for s in ("corr", "cum", "mom") for k in (
+            "E_ss", "tau", "power", "eps_traj", "eps_ss", "eps_tau", "D_max")),
     }
     for key in ("t", "energy_mic", "energy_eff", "sigma_mic", "sigma_eff", "ergotropy_mic",
                 "ergotropy_eff", "energy_corr", "sigma_corr", "ergotropy_corr"):

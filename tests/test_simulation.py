@@ -26,11 +26,11 @@ def test_simulate_is_the_comparison_of_run(run):
     for name in ("eps_traj", "tau_mic", "tau_eff", "eps_traj_corr", "E_ss_mic"):
         assert run.figures[name] == c.figures[name]
     assert run.derived["eps_traj_predicted"] == c.prediction.eps_traj_predicted
-    for name in ("symmetric", "effective", "corrected"):
+    for name in ("symmetric", "effective", "corrected", "cumulant", "moments"):
         assert run.stats[name]["wall_time"] > 0
         assert run.stats[name]["memory_estimate"] > 0
     assert run.stats["symmetric"]["propagation"] in ("chebyshev", "krylov", "implicit")
-    assert run.sides == ("mic", "eff", "corr")
+    assert run.sides == ("mic", "eff", "corr", "cum", "mom")
 
 
 def test_labelled_views(run):
@@ -38,7 +38,7 @@ def test_labelled_views(run):
     assert frame.index.name == "t" and len(frame) == 81
     np.testing.assert_array_equal(frame["energy_mic"].to_numpy(), run.comparison.mic.energy)
     ds = run.to_xarray()
-    assert dict(ds.sizes) == {"description": 3, "t": 81, "m": 4, "level": 3}
+    assert dict(ds.sizes) == {"description": 5, "t": 81, "m": 4, "level": 3}
     np.testing.assert_array_equal(ds["energy"].sel(description="eff").values,
                                   run.comparison.eff.energy)
     assert ds.attrs["eps_traj"] == run.figures["eps_traj"]

@@ -263,6 +263,7 @@ def compare(
     options: SolverOptions | None = None,
     epsilon: float = 1e-3,
     descriptions: Sequence[str] | None = None,
+    expected: Prediction | None = None,
 ) -> Comparison:
     """Solve the exact reference and the approximate descriptions on the grid t; the errors.
 
@@ -278,7 +279,8 @@ def compare(
     the bracket of each (analysis/refinement.py, docs/physics.md §3). Trajectories are returned on t.
     A description other than Eq. 8 that fails reports NaN and why (``Comparison.status``).
     Where the law (analysis/prediction.py) predicts eps_traj > WARN_EPS_TRAJ it warns that
-    Eq. 8 is not expected to hold.
+    Eq. 8 is not expected to hold; ``expected`` is that prediction if already computed (it does
+    not depend on the grid).
     """
     resolved = resolve_method(method, p)
     q = p.pair() if p.protocol == "individual" else p
@@ -286,7 +288,7 @@ def compare(
     with single_threaded_blas():
         result = _compare(p, np.asarray(t, dtype=float), resolved, options or SolverOptions(),
                           epsilon, names)
-        expected = predict(p)
+        expected = predict(p) if expected is None else expected
     if expected.eps_traj_predicted > WARN_EPS_TRAJ:
         warnings.warn(
             f"the effective description (Eq. 8) is not expected to hold here: the law "
@@ -456,23 +458,30 @@ def compare_until_charged(
     method: str = "auto",
     options: SolverOptions | None = None,
     epsilon: float = 1e-3,
-    extensions: int = 3,
+    extensions: int | None = None,
     descriptions: Sequence[str] | None = None,
 ) -> Comparison:
-    """compare() on the default grid, lengthened 4-fold (at most ``extensions`` times) until the
-    microscopic charging time is on it.
+    """compare() on the default grid, lengthened 4-fold (at most ``extensions`` times: 3 with an
+    exact reference, 8 without) until the charging time of the reference, or of the approximate
+    description run without one, is on it.
 
     Beyond the time-scale separation the microscopic charging is limited by the engines, not by
     Gamma_e, and can be a hundred times slower than the effective one (tau_mic = 2037 against
-    tau_eff = 21.4 at N = 1, kappa = 1 of the paper point), which no fixed multiple of tau_eff covers.
+    tau_eff = 21.4 at N = 1, kappa = 1 of the paper point), which no fixed multiple of tau_eff
+    covers; one engine charging N = 10^5 batteries takes 10^4 times Eq. 8's tau.
     """
+    resolved = resolve_method(method, p)
+    target = "tau_mic" if resolved in exact() else f"tau_{get(resolved).suffix}"
+    extensions = (3 if resolved in exact() else 8) if extensions is None else extensions
     t = default_time_grid(p, None, points, epsilon)
     result = compare(p, t, method, options, epsilon, descriptions)
     for _ in range(extensions):
-        if result.method not in exact() or math.isfinite(result.figures["tau_mic"]):
+        if math.isfinite(result.figures[target]) or (
+                resolved not in exact() and not result.status.get(resolved, "ok").startswith(
+                    ("ok", "positivity"))):
             break
         t = np.linspace(0.0, 4.0 * t[-1], points)
         with warnings.catch_warnings():  # the first call has warned already
             warnings.simplefilter("ignore", UserWarning)
-            result = compare(p, t, method, options, epsilon, descriptions)
+            result = compare(p, t, method, options, epsilon, descriptions, result.prediction)
     return result

@@ -9,7 +9,10 @@ suffix, the problems it supports, ``trajectory``, ``steady_state``, memory): exa
 and approximations measured against them
 
 * ``effective``: the birth-death form of Eq. 8 (any N), the paper's description;
-* ``corrected``: batteries with one tagged engine and engine pairs (docs/physics.md §7).
+* ``corrected``: batteries with one tagged engine and engine pairs (docs/physics.md §7);
+* ``cumulant``: the same levels with the engines' transport upwind and three-engine terms
+  (docs/physics.md §8), stable where the corrected one is not;
+* ``moments``: eight second-order cumulant equations whatever N (§8), qualitative, to N = 10^6.
 
 ``available()`` lists them in this order, then any added with ``register()``. A new built-in
 description is one module that defines ``DESCRIPTION`` and one entry in BUILTIN; the stored
@@ -49,6 +52,8 @@ BUILTIN: dict[str, str] = {
     "symmetric": "microsim.descriptions.symmetric",
     "effective": "microsim.descriptions.effective",
     "corrected": "microsim.descriptions.corrected",
+    "cumulant": "microsim.descriptions.cumulant",
+    "moments": "microsim.descriptions.moments",
 }
 
 #: The description every comparison runs: it sets the default grid and the paper's errors.
@@ -131,7 +136,8 @@ def memory_estimate(method: str, p: ModelParams, points: int,
                     descriptions: tuple[str, ...] | None = None) -> dict[str, int]:
     """Bytes each description of a point needs, before anything is built."""
     q = p.pair() if p.protocol == "individual" else p
-    names = list(descriptions or default_descriptions(method, q))
+    names = [BASELINE, *(n for n in descriptions if n != BASELINE)] if descriptions else \
+        list(default_descriptions(method, q))
     resolved = resolve_method(method, p)
     if resolved in exact():
         names.insert(0, resolved)

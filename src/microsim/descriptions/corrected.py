@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,10 +49,15 @@ from microsim.model.params import ModelParams
 __all__ = [
     "DESCRIPTION",
     "VARIABLES",
+    "LevelSystem",
     "corrected_solver_bytes",
+    "corrected_system",
     "evolve",
     "initial_state",
+    "level_steady_state",
+    "level_trajectory",
     "positivity",
+    "product_state",
     "propagator",
     "right_hand_side",
     "steady_state",
@@ -267,8 +273,24 @@ def positivity(states: FloatArray, n: int) -> float:
     return min(smallest, float(block.min())) if block.size else smallest
 
 
-def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOptions
-               ) -> FloatArray:
+@dataclass(frozen=True)
+class LevelSystem:
+    """The equations of a description on the Dicke levels with one tagged engine: the right-hand
+    side of the 6 (N + 1) numbers and how Radau gets its Jacobian (the keyword of solve_ivp:
+    ``{"jac": f}`` or ``{"jac_sparsity": S}``); ``name`` for its messages."""
+
+    rhs: Callable[[float, FloatArray], FloatArray]
+    jacobian: dict[str, object]
+    name: str
+
+
+def corrected_system(p: ModelParams) -> LevelSystem:
+    """The corrected description's equations, with their exact Jacobian (jacobian())."""
+    return LevelSystem(right_hand_side(p), {"jac": jacobian(p)}, "corrected")
+
+
+def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOptions,
+               system: LevelSystem) -> FloatArray:
     """States (len(t), 6 (N + 1)) from y0 at t[0], by Radau IIA with the banded Jacobian."""
     t = np.asarray(t, dtype=float)
     if t.size == 1 or t[-1] == t[0]:
@@ -279,7 +301,7 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
         return float(y.reshape(n + 1, VARIABLES)[:, _P].min()) + BLOW_UP
 
     negative.terminal = True  # type: ignore[attr-defined]
-    rhs, count = right_hand_side(p), [0]
+    rhs, count = system.rhs, [0]
 
     def counted(time: float, y: FloatArray) -> FloatArray:
         count[0] += 1
@@ -291,8 +313,8 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an unstable run overflows first
             sol = solve_ivp(counted, (t[0], t[-1]), y0, method="Radau", t_eval=t,
-                            rtol=options.rtol, atol=options.atol, jac=jacobian(p),
-                            events=negative)
+                            rtol=options.rtol, atol=options.atol, events=negative,
+                            **system.jacobian)  # type: ignore[arg-type]
     except (RuntimeError, ValueError, FloatingPointError) as exc:
         sol = None
         message = str(exc)
@@ -306,34 +328,35 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
                            f"{n * p.kappa**2:.3g})")
 
 
-def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
-    """The corrected description as a Propagator (state: the 6 (N + 1) numbers above)."""
+def propagator(p: ModelParams, options: SolverOptions | None = None,
+               system: LevelSystem | None = None) -> Propagator:
+    """A level description as a Propagator (state: the 6 (N + 1) numbers above); the corrected
+    one unless ``system`` is given."""
     options = options or SolverOptions()
+    system = system or corrected_system(p)
 
     def advance(x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
-        yield from _integrate(p, x0, t, options)
+        yield from _integrate(p, x0, t, options, system)
 
     return Propagator(initial=initial_state(p), advance=advance,
                       populations=lambda y: battery_populations(y, p.n_batteries))
 
 
-def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = None,
-               keep: NDArray[np.bool_] | None = None,
-               watch: Watch | None = None,
-               ) -> tuple[Trajectory, Propagator]:
-    """The corrected description on the points ``keep`` of t, calling ``watch(k, y_k, p_k)``.
+def level_trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None,
+                     keep: NDArray[np.bool_] | None, watch: Watch | None,
+                     system: LevelSystem) -> tuple[Trajectory, Propagator]:
+    """A level description on the points ``keep`` of t, calling ``watch(k, y_k, p_k)``.
 
     ``checks``: trace_error = max_t |sum_m p_m - 1|, min_eigenvalue = positivity() (before the
     populations are clipped for the observables).
     """
     if p.protocol != "collective":
-        raise ValueError("the corrected description solves one collective problem; "
+        raise ValueError(f"the {system.name} description solves one collective problem; "
                          "the individual protocol is its pair (ModelParams.pair())")
-    check_memory("corrected", corrected_solver_bytes(p, len(t)), p)
-    prop = propagator(p, options)
+    check_memory(system.name, corrected_solver_bytes(p, len(t)), p)
+    prop = propagator(p, options, system)
     t = np.asarray(t, dtype=float)
-    kept = list(follow(_integrate(p, prop.initial, t, options or SolverOptions()), keep, watch,
-                       prop.populations))
+    kept = list(follow(prop.advance(prop.initial, t), keep, watch, prop.populations))
     states, pops = np.array([y for y, _ in kept]), np.array([row for _, row in kept])
     t = t if keep is None else t[keep]
     checks = {"trace_error": float(np.abs(pops.sum(axis=1) - 1.0).max()),
@@ -345,12 +368,21 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
     return Trajectory.from_populations(t, pops, p.w0, engines, checks), prop
 
 
+def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = None,
+               keep: NDArray[np.bool_] | None = None,
+               watch: Watch | None = None,
+               ) -> tuple[Trajectory, Propagator]:
+    """The corrected description on the points ``keep`` of t, calling ``watch(k, y_k, p_k)``
+    (level_trajectory)."""
+    return level_trajectory(p, t, options, keep, watch, corrected_system(p))
+
+
 def evolve(p: ModelParams, t: FloatArray, options: SolverOptions | None = None) -> Trajectory:
     """Battery observables of the corrected description on the grid t."""
     return trajectory(p, np.asarray(t, dtype=float), options)[0]
 
 
-def _product_state(p: ModelParams) -> FloatArray:
+def product_state(p: ModelParams) -> FloatArray:
     """Eq. 3 engines times the battery of Eq. 13 at the engines' beta_e, no coherence."""
     m = np.arange(p.n_batteries + 1)
     log_q = -p.beta_e_w0_engines * m
@@ -399,19 +431,28 @@ def _newton(p: ModelParams, y: FloatArray, steps: int = 50) -> FloatArray:
 
 
 def steady_state(p: ModelParams) -> SteadyState:
-    """The stationary state of the corrected description.
+    """The stationary state of the corrected description (level_steady_state)."""
+    return level_steady_state(p, corrected_system(p), newton=True)
+
+
+def level_steady_state(p: ModelParams, system: LevelSystem, newton: bool = False) -> SteadyState:
+    """The stationary state of a level description.
 
     Without a battery environment it is the product of Eq. 3 and Eq. 13 with C = Y = Z = 0 (each
-    bracket of right_hand_side vanishes there, as for the microscopic model, docs/physics.md §3);
-    its residual is checked. With one it is found by Newton's method from that state.
+    bracket of the equations vanishes there, as for the microscopic model, docs/physics.md §3);
+    its residual is checked. With one it is found by Newton's method from that state (``newton``:
+    the corrected description's exact Jacobian).
     """
     if p.g_engine == 0 and p.gamma_env == 0:
         y = initial_state(p)
     else:
-        y = _product_state(p)
+        y = product_state(p)
         if p.gamma_env > 0:
+            if not newton:
+                raise IntegrationError(f"the {system.name} description has no steady state with a "
+                                       "battery environment")
             y = _newton(p, y)
-        residual = float(np.abs(right_hand_side(p)(0.0, y)).max())
+        residual = float(np.abs(system.rhs(0.0, y)).max())
         if residual > 1e-10 * max(p.gamma_01, 1.0):
             raise IntegrationError(f"steady state has residual {residual:.2e}")
     pops = battery_populations(y, p.n_batteries)

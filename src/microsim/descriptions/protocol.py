@@ -27,6 +27,7 @@ from microsim.model.params import ModelParams
 __all__ = [
     "Description",
     "Watch",
+    "collective_only",
     "follow",
     "resume",
 ]
@@ -45,6 +46,16 @@ class TrajectoryFunction(Protocol):
 
 
 def _supports_everything(_p: ModelParams) -> str:
+    return ""
+
+
+def collective_only(p: ModelParams) -> str:
+    """``supports`` of a description derived for the collective coupling (Eq. 5) without a
+    battery environment: '' if p is such a problem, else why not."""
+    if p.protocol != "collective":
+        return "solves the collective problem (the pair for Eq. 6)"
+    if p.gamma_env > 0:
+        return "not derived with a battery environment"
     return ""
 
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from microsim.model.params import ModelParams
 
-__all__ = ["LEVELS", "depletion_response", "jumps", "population_generator", "relaxation_rates"]
+__all__ = ["LEVELS", "cycle_rate", "depletion_response", "jumps", "population_generator", "relaxation_rates"]
 
 #: Engine levels |0>, |1>, |2> as indices of P.
 LEVELS: tuple[int, int, int] = (0, 1, 2)
@@ -65,3 +65,12 @@ def depletion_response(p: ModelParams) -> NDArray[np.float64]:
     uh, uc = p.gamma_h * p.boltz_h, p.gamma_c * p.boltz_c
     return np.array([[(1 - p0) ** 2 / uh + p0 * p1 / uc, -p0 * (1 - p0) / uh - p0 * (1 - p1) / uc],
                      [-p1 * (1 - p0) / uh - p1 * (1 - p1) / uc, p0 * p1 / uh + (1 - p1) ** 2 / uc]])
+
+
+def cycle_rate(p: ModelParams) -> float:
+    """r_cyc = 1/T: T is the mean time an engine left in |0> (it gave its quantum) takes to be
+    back in |1> through its baths, |0> -> |2> at Gamma_h e^{-beta_h w_h}, then |2> -> |1> at
+    Gamma_c or back to |0> at Gamma_h: T = (1 + Gamma_h/Gamma_c)/(Gamma_h e^{-beta_h w_h}) +
+    1/Gamma_c. No engine delivers more than r_cyc quanta per unit time, so the charging power of M
+    engines is at most M w0 r_cyc (the bath-limited throughput)."""
+    return 1.0 / ((1 + p.gamma_h / p.gamma_c) / (p.gamma_h * p.boltz_h) + 1.0 / p.gamma_c)

@@ -277,3 +277,76 @@ def descriptions_in(data: SweepData) -> list[Shown]:
         out.append(Shown(suffix, found[0].error_suffix, found[0].label) if found else
                    Shown(suffix, f"_{suffix}", suffix))
     return out
+
+
+#: The sweeps of the large-N study at fixed kappa (all others of it are at fixed couplings).
+FIXED_KAPPA_SWEEPS = ("large_n_fixed_kappa",)
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of the large-N study: couplings fixed ('g') or kappa fixed, the normalization of
+    Eq. 5 and whether M = N or M = 1."""
+
+    fixed: str
+    normalization: str
+    engines: str
+
+    @property
+    def label(self) -> str:
+        norm = "g/sqrt(N)" if self.normalization == "sqrt_n" else "g"
+        return (f"fixed {self.fixed}, {self.engines}" if self.fixed == "kappa"
+                else f"fixed g ({norm}), {self.engines}")
+
+
+def large_n_data(data: SweepData) -> dict[Family, dict[str, dict[str, FloatArray]]]:
+    """By family and description ('mic' and each suffix of descriptions_in): N, tau and the
+    power over the rows where that description's tau is finite (the first row of an N counts),
+    and tau_1/tau_N from the family's N = 1 (at N = 1 both normalizations and both engine
+    counts are the same point, so any N = 1 row of the same fixing serves)."""
+    rows = data.rows(protocol="collective")
+    sweeps = data.sweep_names()
+    n_col = data.column("n_batteries").astype(int)
+    m_col = data.column("n_engines").astype(int)
+    kinds = ("mic", *(d.suffix for d in descriptions_in(data)))
+    family_of: dict[int, Family] = {}
+    for r in rows:
+        fixed = "kappa" if sweeps[r] in FIXED_KAPPA_SWEEPS else "g"
+        engines = "M = 1" if m_col[r] == 1 and n_col[r] > 1 else "M = N"
+        family_of[int(r)] = Family(fixed, str(data.column("normalization")[r]), engines)
+    families = sorted({f for f in family_of.values()}, key=lambda f: (f.fixed, f.engines,
+                                                                        f.normalization))
+    out: dict[Family, dict[str, dict[str, FloatArray]]] = {}
+    for family in families:
+        out[family] = {}
+        for kind in kinds:
+            seen: dict[int, tuple[float, float]] = {}
+            singles: list[float] = []
+            for r, f in family_of.items():
+                tau = float(data.column(f"tau_{kind}")[r])
+                if not math.isfinite(tau):
+                    continue
+                if n_col[r] == 1 and f.fixed == family.fixed:
+                    singles.append(tau)
+                if f == family and n_col[r] not in seen:
+                    seen[int(n_col[r])] = (tau, float(data.column(f"power_{kind}")[r]))
+            if len(seen) < 2 or not singles:
+                continue
+            n = np.array(sorted(seen), dtype=float)
+            tau = np.array([seen[int(k)][0] for k in n])
+            out[family][kind] = {"n": n, "tau": tau, "ratio": singles[0] / tau,
+                                 "power": np.array([seen[int(k)][1] for k in n])}
+    return out
+
+
+
+def validation_rows(data: SweepData) -> NDArray[np.intp]:
+    """The collective rows with M = N at the paper's baths (Gamma_c = Gamma_h, w_h = 3,
+    beta_c = 1) and an exact reference: the validation grid over (N, kappa)."""
+    rows = data.rows(sort_by=["n_batteries", "kappa"], protocol="collective")
+    keep = [r for r in rows
+            if np.isfinite(data.column("E_ss_mic")[r])
+            and int(data.column("n_engines")[r]) == int(data.column("n_batteries")[r])
+            and abs(float(data.column("gamma_c")[r]) / float(data.column("gamma_h")[r]) - 1) < 1e-9
+            and float(data.column("wh")[r]) == 3.0 and float(data.column("beta_c")[r]) == 1.0]
+    return np.array(keep, dtype=np.intp)

@@ -66,13 +66,25 @@ class TimeSpec:
 
 @dataclass(frozen=True)
 class SolverSpec:
-    """Microscopic method and integrator tolerances."""
+    """The exact reference (``method``), the approximate descriptions to run (None: every one
+    that supports the problem), integrator and tolerances."""
 
     method: str = "auto"
     integrator: str = "BDF"
     rtol: float = 1e-8
     atol: float = 1e-11
     propagation: str = "auto"
+    descriptions: tuple[str, ...] | None = None
+
+    def content(self) -> dict[str, object]:
+        """What determines the numbers, for the hashes: the fields, ``descriptions`` only when
+        given (so that the files of earlier configs still resume)."""
+        out = dict(self.__dict__)
+        if self.descriptions is None:
+            out.pop("descriptions")
+        else:
+            out["descriptions"] = list(self.descriptions)
+        return out
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,7 @@ class SweepConfig:
         """Hash of everything that determines the results (not the output path or parallelism)."""
         content = {
             "model": dict(self.model), "axes": {k: list(v) for k, v in self.axes.items()},
-            "mode": self.mode, "time": self.time.__dict__, "solver": self.solver.__dict__,
+            "mode": self.mode, "time": self.time.__dict__, "solver": self.solver.content(),
         }
         if self.together:  # only then, so that the files of earlier sweeps still resume
             content["together"] = list(self.together)
@@ -294,7 +306,7 @@ def _validate_points(check: _Checker, model: dict[str, Any], axes: dict[str, tup
             p = params_from_values(values, effective)
         except ValueError as exc:
             raise check.fail(where, f"{exc}{at}") from None
-        for method, need in memory_estimate(solver.method, p, time.points).items():
+        for method, need in memory_estimate(solver.method, p, time.points, solver.descriptions).items():
             if need > limit:
                 raise check.fail(where, f"the {method} solver needs about {need / 2**30:.1f} GiB "
                                  f"for N = {p.n_batteries}, M = {p.n_engines}, more than the "
@@ -411,20 +423,29 @@ def _time(check: _Checker, raw: Any) -> TimeSpec:
 
 
 def _solver(check: _Checker, raw: Any, validate: bool = True) -> SolverSpec:
-    block = check.mapping("solver", raw, ("method", "integrator", "rtol", "atol", "propagation"))
+    block = check.mapping("solver", raw, ("method", "integrator", "rtol", "atol", "propagation",
+                                          "descriptions"))
     names = {"method": str(block.get("method", "auto")),
              "integrator": str(block.get("integrator", "BDF")),
              "propagation": str(block.get("propagation", "auto"))}
+    chosen = block.get("descriptions")
+    if chosen is not None and not (isinstance(chosen, list) and chosen
+                                   and all(isinstance(x, str) for x in chosen)):
+        raise check.fail("solver.descriptions", f"expected a list of description names, got "
+                         f"{chosen!r}")
     if validate:  # against this version's descriptions and solvers
-        from microsim.descriptions import methods
+        from microsim.descriptions import approximate, methods
         from microsim.descriptions.options import PROPAGATIONS, STIFF_METHODS
 
         allowed = {"method": methods(), "integrator": STIFF_METHODS, "propagation": PROPAGATIONS}
         names = {k: check.choice(f"solver.{k}", v, allowed[k]) for k, v in names.items()}
+        for i, name in enumerate(chosen or ()):
+            check.choice(f"solver.descriptions[{i}]", name, approximate())
     return SolverSpec(
         **names,
         rtol=check.number("solver.rtol", block.get("rtol", 1e-8), low=1e-14, high=1e-2),
         atol=check.number("solver.atol", block.get("atol", 1e-11), low=1e-16, high=1e-2),
+        descriptions=tuple(chosen) if chosen is not None else None,
     )
 
 

@@ -167,11 +167,13 @@ def run_point(task: PointTask) -> PointResult:
         spec = task.time
         with warnings.catch_warnings():  # a point where Eq. 8 fails is legal in a sweep
             warnings.simplefilter("ignore", UserWarning)
+            chosen = task.solver.descriptions
             if spec.t_end is None and spec.t_end_tau is None:
                 c = compare_until_charged(p, spec.points, task.solver.method, options,
-                                          spec.epsilon)
+                                          spec.epsilon, descriptions=chosen)
             else:
-                c = compare(p, _grid(p, spec), task.solver.method, options, spec.epsilon)
+                c = compare(p, _grid(p, spec), task.solver.method, options, spec.epsilon,
+                            chosen)
         result.derived = c.derived()
         result.swept = task.swept
         result.figures = c.scalars()
@@ -199,7 +201,8 @@ def expected_work(task: PointTask) -> tuple[float, float]:
     dynamics the bath rates, and with them the work, grow like 1/kappa^2 (Eq. 7)."""
     try:
         p = task.params()
-        need = memory_estimate(task.solver.method, p, task.time.points)
+        need = memory_estimate(task.solver.method, p, task.time.points,
+                               task.solver.descriptions)
     except Exception:  # run_point reports a bad point; its place in the order does not matter
         return (0.0, 0.0)
     return (float(sum(need.values())), float(p.kappa))

@@ -73,7 +73,7 @@ class PointResult:
 
 def point_key(params: ModelParams, time_spec: TimeSpec, solver: SolverSpec) -> str:
     """Stable 16-hex-digit key of a point: its parameters, time grid and solver settings."""
-    content = {"params": params.as_dict(), "time": time_spec.__dict__, "solver": solver.__dict__}
+    content = {"params": params.as_dict(), "time": time_spec.__dict__, "solver": solver.content()}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 

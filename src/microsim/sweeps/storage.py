@@ -43,8 +43,9 @@ __all__ = [
 #: time of every description (``wall_time_<suffix>``), the root attribute ``descriptions`` and
 #: the /summary attributes ``columns`` and ``figures`` (the columns in write order, the
 #: description figures among them); 1.6: Eq. 8's predicted error ``eps_traj_predicted``,
-#: ``eps_tau_predicted`` (analysis/prediction.py). A reader refuses another major version.
-SCHEMA_VERSION = "1.6"
+#: ``eps_tau_predicted`` (analysis/prediction.py); 1.7: the cumulant and moment descriptions
+#: (``_cum``, ``_mom``). A reader refuses another major version.
+SCHEMA_VERSION = "1.7"
 
 #: The description figures of a file before schema 1.5 (it has no /summary attribute ``figures``).
 FIGURES_1_4: tuple[str, ...] = (

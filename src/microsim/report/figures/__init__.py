@@ -41,7 +41,12 @@ from numpy.typing import NDArray
 
 from microsim.report import criterion
 from microsim.report.figures.baths import fig_criterion
-from microsim.report.figures.descriptions import fig_corrected, fig_speed_up_large
+from microsim.report.figures.descriptions import (
+    fig_corrected,
+    fig_description_map,
+    fig_large_n,
+    fig_speed_up_large,
+)
 from microsim.report.figures.law import fig_law
 from microsim.report.figures.paper import (
     fig2ab_charging,
@@ -87,7 +92,9 @@ __all__ = [
     "fig_boundary",
     "fig_corrected",
     "fig_criterion",
+    "fig_description_map",
     "fig_errors_vs_kappa",
+    "fig_large_n",
     "fig_law",
     "fig_mic_vs_eff",
     "fig_speed_up",
@@ -189,6 +196,26 @@ def _supports_speed_up(data: SweepData) -> bool:
     return bool(speed_up_data(data))
 
 
+def _supports_description_map(data: SweepData) -> bool:
+    """The validation grid: exact M = N rows at the paper's baths over at least three N and three
+    kappa, with an approximate description beyond Eq. 8."""
+    from microsim.report.measures import validation_rows
+
+    if len(descriptions_in(data)) < 2 or not data.has_microscopic():
+        return False
+    rows = validation_rows(data)
+    return len(unique(data.column("n_batteries")[rows])) >= 3 and \
+        len(unique(data.column("kappa")[rows])) >= 3
+
+
+def _supports_large_n(data: SweepData) -> bool:
+    """The large-N study (configs/large_n*.yaml): its sweeps among the rows, N to 1000 or more."""
+    rows = data.rows()
+    names = data.sweep_names()[rows]
+    return bool(rows.size) and any(str(n).startswith("large_n") for n in names) and \
+        float(data.column("n_batteries")[rows].max()) >= 1000
+
+
 def _supports_law(data: SweepData) -> bool:
     """The law's sweeps (configs/criterion_law_*.yaml): its fit set among the rows, with the
     first-order values stored (schema 1.6)."""
@@ -217,6 +244,8 @@ PLOTS: dict[str, tuple[Callable[[SweepData], bool], Callable[[SweepData | Path |
     "corrected": (_supports_corrected, fig_corrected),
     "speed_up_large": (_supports_speed_up_large, fig_speed_up_large),
     "law": (_supports_law, fig_law),
+    "large_n": (_supports_large_n, fig_large_n),
+    "description_map": (_supports_description_map, fig_description_map),
 }
 
 

@@ -11,7 +11,9 @@ from numpy.typing import NDArray
 from microsim.report.measures import (
     description_curves,
     descriptions_in,
+    large_n_data,
     speed_up_large_data,
+    validation_rows,
 )
 from microsim.report.plotting import (
     LABELS,
@@ -88,7 +90,7 @@ def fig_corrected(source: SweepData | Path | str) -> Figure:
     fig.legend(handles, [h.get_label() for h in handles], loc="outside right center",
                fontsize="x-small")
     every = np.concatenate(list(curves.values())) if curves else np.array([], dtype=np.intp)
-    names = " and ".join(d.label for d in shown)
+    names = " and ".join(d.label for d in shown) if len(shown) <= 2 else "every description"
     fig.suptitle(title(data, every, f"Errors against the exact model: {names}"))
     return fig
 
@@ -115,7 +117,100 @@ def fig_speed_up_large(source: SweepData | Path | str) -> Figure:
     ax.set_xlabel(LABELS["N"])
     ax.set_ylabel(LABELS["tau_ratio"])
     fig.legend(loc="outside right center", fontsize="x-small")
-    beyond = " and ".join(d.label for d in descriptions_in(data))
+    shown = descriptions_in(data)
+    beyond = " and ".join(d.label for d in shown) if len(shown) <= 2 else "the others"
     fig.suptitle(f"Charging speed-up at fixed coupling g: exact where it runs, {beyond} beyond"
                  f"\n[{data.name}]", fontsize="medium")
+    return fig
+
+
+#: How each description is drawn in the large-N figure (the exact model as dots).
+LARGE_N_STYLES: dict[str, dict[str, Any]] = {
+    "mic": dict(ls="none", marker="o", ms=6, mfc="none"),
+    "eff": dict(ls="-", marker="none", lw=1.2),
+    "corr": dict(ls=":", marker="none", lw=1.2),
+    "cum": dict(ls="--", marker="s", ms=3, mfc="none"),
+    "mom": dict(ls="-.", marker="^", ms=3, mfc="none"),
+}
+
+
+def fig_large_n(source: SweepData | Path | str) -> Figure:
+    """tau_1/tau_N (left) and the power per engine P/M (right, P = (1 - eps) E_ss/tau) against N
+    for each family of the large-N study (one colour: fixed couplings with M = N in both
+    normalizations and with M = 1, fixed kappa), each description in its own style; the dotted
+    line is the bath-limited throughput w0 r_cyc of one engine (model.engine.cycle_rate)."""
+    from microsim.model.engine import cycle_rate
+    from microsim.model.params import ModelParams
+
+    data = as_data(source)
+    curves = large_n_data(data)
+    names = {"mic": "exact", **{d.suffix: d.label for d in descriptions_in(data)}}
+    fig, (left, right) = new_figure(2, width=5.6, height=4.6)
+    for color, (family, by_kind) in zip(palette(len(curves)), curves.items(), strict=True):
+        for kind, c in by_kind.items():
+            style = LARGE_N_STYLES.get(kind, dict(ls="--"))
+            engines = c["n"] if family.engines == "M = N" else np.ones_like(c["n"])
+            label = f"{names.get(kind, kind)}: {family.label}"
+            draw(left, c["n"], c["ratio"], f"large_n:tau_ratio:{kind}:{family.label}",
+                 color=color, label=label, **style)
+            draw(right, c["n"], c["power"] / engines, f"large_n:power:{kind}:{family.label}",
+                 color=color, label=label, **style)
+    rows = data.rows()
+    if rows.size:
+        r = int(rows[0])
+        p = ModelParams(**{k: data.column(k)[r].item() if hasattr(data.column(k)[r], "item")
+                           else data.column(k)[r] for k in ("w0", "wh", "beta_h", "beta_c",
+                                                            "gamma_h", "gamma_c", "g")})
+        bound = p.w0 * cycle_rate(p)
+        right.axhline(bound, color="0.3", ls=":", lw=1, gid="guide:cycle_rate",
+                      label=f"bath limit w0 r_cyc = {bound:.3g}")
+    for ax, ylabel in ((left, LABELS["tau_ratio"]), (right, r"$P_N/(M w_0)$ (per engine)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(LABELS["N"])
+        ax.set_ylabel(ylabel)
+    handles, labels = right.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize="xx-small")
+    fig.suptitle("Charging speed-up and power per engine at large N: exact to N = 60, the "
+                 f"cumulant and moment descriptions beyond\n[{data.name}]", fontsize="medium")
+    return fig
+
+
+def fig_description_map(source: SweepData | Path | str) -> Figure:
+    """Where each approximate description is within 1 % of the exact charging curve: one panel
+    per description over (N, kappa) of the collective M = N rows at the paper's baths, filled
+    where eps_traj < 1 %, open where not, a cross where it failed (its status says why); the
+    colour is log10 eps_traj."""
+    from matplotlib import colormaps
+    from matplotlib import colors as mcolors
+
+    data = as_data(source)
+    rows = validation_rows(data)
+    shown = descriptions_in(data)
+    fig, axes = new_figure(len(shown), width=3.6, height=3.6)
+    norm = mcolors.Normalize(vmin=-5, vmax=0)
+    scatter = None
+    for ax, d in zip(axes, shown, strict=True):
+        n = data.column("n_batteries")[rows].astype(float)
+        kappa = data.column("kappa")[rows].astype(float)
+        eps = data.column(f"eps_traj{d.errors}")[rows].astype(float)
+        ok = np.isfinite(eps)
+        inside = ok & (eps < 0.01)
+        value = np.log10(np.clip(eps, 1e-12, None))
+        scatter = ax.scatter(n[inside], kappa[inside], c=value[inside], norm=norm, cmap="viridis",
+                             s=36, gid=f"map:inside:{d.suffix}")
+        outside = ok & ~inside
+        ax.scatter(n[outside], kappa[outside], s=36, marker="o", facecolors="none",
+                   edgecolors=colormaps["viridis"](norm(value[outside])),
+                   gid=f"map:outside:{d.suffix}")
+        ax.scatter(n[~ok], kappa[~ok], marker="x", color="0.4", s=30, gid=f"map:failed:{d.suffix}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(LABELS["N"])
+        ax.set_ylabel(LABELS["kappa"])
+        ax.set_title(f"{d.label}: {int(inside.sum())} of {rows.size} within 1 %", fontsize="small")
+    if scatter is not None:
+        fig.colorbar(scatter, ax=axes, label=r"$\log_{10}\epsilon_{\rm traj}$", shrink=0.8)
+    fig.suptitle("Where each description is within 1 % of the exact model (filled; open: not; "
+                 f"x: failed), M = N, paper's baths\n[{data.name}]", fontsize="medium")
     return fig

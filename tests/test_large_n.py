@@ -1,0 +1,89 @@
+"""The large-N study's figure and paragraph on a small study of the same shape, and the
+bath-limited throughput they compare with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microsim.model.engine import cycle_rate
+from microsim.model.params import ModelParams
+from microsim.report import figures, measures, paragraphs
+from microsim.sweeps.config import parse_config
+from microsim.sweeps.execute import execute, tasks
+from microsim.sweeps.reading import open_sweep
+from microsim.sweeps.storage import SweepStore
+
+STUDY = """
+name: large_n
+model: {w0: 1.0, wh: 3.0, beta_h: 0.4, beta_c: 1.0, gamma_h: 2.98592006641,
+        gamma_c: 2.98592006641, g: 0.339002040432}
+sweep: {n_batteries: [1, 8, 1000], n_engines: [1, 8, 1000], together: [n_batteries, n_engines]}
+time: {points: 61}
+solver: {method: moments}
+parallel: {backend: sequential}
+"""
+
+
+def test_cycle_rate_is_the_mean_return_time_of_an_engine():
+    """r_cyc from the closed form against the mean first-passage time 0 -> 1 of the engine's
+    rate matrix with |1> made absorbing (solved as a linear system; round-off)."""
+    p = ModelParams.from_effective(-0.8, 0.1, 0.1, 1, gamma_ratio=3.0)
+    uh, gh, gc = p.gamma_h * p.boltz_h, p.gamma_h, p.gamma_c
+    # mean times T_0, T_2 to reach |1>: T_0 = 1/uh + T_2, T_2 = 1/(gh + gc) + gh/(gh + gc) T_0
+    a = np.array([[1.0, -1.0], [-gh / (gh + gc), 1.0]])
+    t0, _ = np.linalg.solve(a, [1 / uh, 1 / (gh + gc)])
+    assert cycle_rate(p) == pytest.approx(1 / t0, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("large_n")
+    config = parse_config(STUDY, directory / "large_n.yaml")
+    path = directory / "large_n.h5"
+    with SweepStore(config, path) as store:
+        store.add(execute(tasks(config), config.parallel))
+    return open_sweep(path)
+
+
+def test_large_n_figure_plots_the_files_ratios(study):
+    assert "large_n" in figures.supported_figures(study)
+    curves = measures.large_n_data(study)
+    (family, by_kind), = curves.items()
+    assert family.engines == "M = N" and set(by_kind) == {"eff", "mom"}
+    tau = study.column("tau_mom")[study.rows(sort_by="n_batteries")]
+    np.testing.assert_allclose(by_kind["mom"]["ratio"], tau[0] / tau, rtol=1e-12)
+    fig = figures.fig_large_n(study)
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.lines}
+    np.testing.assert_allclose(lines[f"large_n:tau_ratio:mom:{family.label}"].get_ydata(),
+                               tau[0] / tau, rtol=1e-12)
+
+
+def test_large_n_paragraph_names_the_crossover(study):
+    text = paragraphs.PARAGRAPHS["large_n"](study)
+    assert "bath-limited" in text and "N_x =" in text
+
+
+GRID = """
+name: grid
+model: {beta_e_w0: -0.8, gamma_e: 0.1}
+sweep: {kappa: [0.05, 0.3, 1.0], n_batteries: [1, 2, 4]}
+time: {points: 81}
+parallel: {backend: sequential}
+"""
+
+
+def test_description_map_marks_what_is_within_one_percent(tmp_path):
+    config = parse_config(GRID, tmp_path / "grid.yaml")
+    path = tmp_path / "grid.h5"
+    with SweepStore(config, path) as store:
+        store.add(execute(tasks(config), config.parallel))
+    data = open_sweep(path)
+    assert "description_map" in figures.supported_figures(data)
+    fig = figures.fig_description_map(data)
+    inside = {c.get_gid(): c for ax in fig.axes for c in ax.collections}
+    for d in measures.descriptions_in(data):
+        eps = data.column(f"eps_traj{d.errors}")[measures.validation_rows(data)]
+        assert len(inside[f"map:inside:{d.suffix}"].get_offsets()) == int(np.sum(eps < 0.01))
+    text = paragraphs.PARAGRAPHS["description_map"](data)
+    assert "| 4 | 4 | 1 |" in text and "**cumulant**" in text
