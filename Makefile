@@ -18,7 +18,7 @@ VALIDATION := runs/validity.h5 runs/validity_n40.h5 runs/cumulant_validation.h5 
 	runs/cumulant_validation_60.h5
 VALIDATION_JOINED := $(subst $(eval) ,+,$(strip $(VALIDATION)))
 
-.PHONY: corrected large-n sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
+.PHONY: corrected current large-n sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,14 @@ results: figures study corrected large-n  ## docs/results.md with the figures an
 		$(STUDY) $(LAW_JOINED)\#law $(VALIDATION_JOINED)\#description_map \
 		$(LARGE_N_JOINED)\#large_n runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
+
+CURRENT_LARGE_N := runs/large_n.h5+runs/large_n_one_engine.h5+runs/large_n_fixed_kappa.h5+runs/large_n_cumulant.h5
+
+current: $(STAMP)  ## the law of Eq. 8's error and the large-N study from one commit into docs/current.md (about 1 h)
+	for c in large_n large_n_one_engine large_n_fixed_kappa large_n_cumulant criterion_law_fit \
+		criterion_law_held criterion_law_held_m criterion_law_held_n24 criterion_law_held_n40; do \
+		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
+	$(PY) -m microsim.report.results $(LAW_JOINED)\#law $(CURRENT_LARGE_N)\#large_n --out docs/current.md
 
 bench: $(STAMP)  ## solver benchmarks -> bench/results.json, bench/grid.md (hours; each grid case stops at 30 min)
 	$(PY) bench/run.py --out bench/results.json
