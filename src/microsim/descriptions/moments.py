@@ -18,8 +18,9 @@ phase-averaged product of N batteries with excitation n, p_m = Binomial(N, n)(m)
 energy, fluctuation, ergotropy and distances are read. The exact charging is seeded by
 spontaneous emission and amplified collectively: its level distribution is O(N) wide in the
 transient, which no truncation at a fixed order represents. The closure's error therefore does
-not fall with N (eps_traj 5-13 %, measured in docs/results.md): a cheap qualitative description
-for N far beyond the others (N = 10^5 in under a second), not an exact one.
+not fall with N (eps_traj 5-13 %, measured in docs/physics.md §8): a cheap qualitative
+description for N far beyond the others (the equations at N = M = 10^5 in under a second,
+docs/performance.md), not an exact one.
 """
 
 from __future__ import annotations

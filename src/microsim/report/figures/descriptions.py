@@ -171,8 +171,11 @@ def fig_large_n(source: SweepData | Path | str) -> Figure:
         ax.set_ylabel(ylabel)
     handles, labels = right.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize="xx-small")
-    fig.suptitle("Charging speed-up and power per engine at large N: exact to N = 60, the "
-                 f"cumulant and moment descriptions beyond\n[{data.name}]", fontsize="medium")
+    exact = [c["n"].max() for by_kind in curves.values() for kind, c in by_kind.items()
+             if kind == "mic" and len(c["n"])]
+    reach = f"exact to N = {max(exact):g}, the others beyond" if exact else "no exact points"
+    fig.suptitle(f"Charging speed-up and power per engine at large N ({reach})\n[{data.name}]",
+                 fontsize="medium")
     return fig
 
 
