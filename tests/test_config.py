@@ -138,7 +138,12 @@ def test_non_utf8_and_missing_files(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_shipped_configs_are_valid():
+def test_shipped_configs_are_valid(monkeypatch):
+    """Valid on the machine they are written for (24 GiB, docs/performance.md), whatever else
+    holds memory while the test runs: the N = 60 configs need about 13 GiB of it."""
+    from microsim.descriptions import resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 22 * 2**30)
     for path in sorted(Path("configs").rglob("*.yaml")):
         config = load_config(path)
         assert config.points(), path
