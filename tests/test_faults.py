@@ -56,8 +56,12 @@ def _start(tmp_path: Path, out: Path, env: dict[str, str]) -> subprocess.Popen:
     config = tmp_path / "faults.yaml"
     config.write_text(CONFIG)
     cmd = [sys.executable, "-m", "microsim.cli", "sweep", str(config), "--output", str(out)]
+    # A shell without job control starts its background commands with SIGINT ignored, and the
+    # child would inherit that (Python then installs no KeyboardInterrupt): restore the default,
+    # as a terminal's foreground sweep has it.
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env=env)
+                            start_new_session=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _stop(proc: subprocess.Popen) -> None:
