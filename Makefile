@@ -89,10 +89,10 @@ results: figures study corrected large-n  ## docs/results.md with the figures an
 		$(LARGE_N_JOINED)\#large_n runs/corrected.h5\#corrected runs/validity_large.h5+runs/speed_up_check.h5+runs/speed_up_large.h5\#speed_up_large \
 		--out docs/results.md
 
-CURRENT_LARGE_N := runs/large_n.h5+runs/large_n_one_engine.h5+runs/large_n_fixed_kappa.h5+runs/large_n_cumulant.h5
+CURRENT_LARGE_N := runs/large_n.h5+runs/large_n_one_engine.h5+runs/large_n_fixed_kappa.h5+runs/large_n_cumulant.h5+runs/large_n_exact.h5+runs/large_n_exact_60.h5
 
-current: $(STAMP)  ## the law of Eq. 8's error and the large-N study from one commit into docs/current.md (about 1 h)
-	for c in large_n large_n_one_engine large_n_fixed_kappa large_n_cumulant criterion_law_fit \
+current: $(STAMP)  ## the law of Eq. 8's error and the large-N study with its exact points from one commit into docs/current.md
+	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa large_n_cumulant criterion_law_fit \
 		criterion_law_held criterion_law_held_m criterion_law_held_n24 criterion_law_held_n40; do \
 		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
 	$(PY) -m microsim.report.results $(LAW_JOINED)\#law $(CURRENT_LARGE_N)\#large_n --out docs/current.md
