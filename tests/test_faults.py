@@ -30,6 +30,7 @@ name: faults
 model: {beta_e_w0: -0.8, gamma_e: 0.1, n_batteries: 2}
 sweep: {kappa: {logspace: [0.01, 0.2, 6]}}
 time: {points: 101}
+solver: {descriptions: [effective]}  # the faults, not the descriptions, are under test
 parallel: {n_jobs: 2, backend: loky}
 """
 #: The swept kappas of CONFIG, in sweep order.

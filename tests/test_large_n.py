@@ -67,7 +67,7 @@ def test_large_n_paragraph_names_the_crossover(study):
 GRID = """
 name: grid
 model: {beta_e_w0: -0.8, gamma_e: 0.1}
-sweep: {kappa: [0.05, 0.3, 1.0], n_batteries: [1, 2, 4]}
+sweep: {kappa: [0.1, 0.3, 1.0], n_batteries: [1, 2, 3]}
 time: {points: 81}
 parallel: {backend: sequential}
 """
@@ -86,4 +86,4 @@ def test_description_map_marks_what_is_within_one_percent(tmp_path):
         eps = data.column(f"eps_traj{d.errors}")[measures.validation_rows(data)]
         assert len(inside[f"map:inside:{d.suffix}"].get_offsets()) == int(np.sum(eps < 0.01))
     text = paragraphs.PARAGRAPHS["description_map"](data)
-    assert "| 4 | 4 | 1 |" in text and "**cumulant**" in text
+    assert "| 3 | 3 | 1 |" in text and "**cumulant**" in text

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from regression import REFERENCE, mismatches, run_ci_sweep
+from regression import REFERENCE, mismatches, summary_rows
 
 
 @pytest.fixture(scope="module")
-def ci_rows(tmp_path_factory):
-    return run_ci_sweep(tmp_path_factory.mktemp("ci") / "ci.h5")
+def ci_rows(ci_sweep):
+    return summary_rows(ci_sweep)
 
 
 def test_ci_sweep_matches_reference(ci_rows):

@@ -191,7 +191,8 @@ def test_sigkill_loses_nothing_and_resume_matches_uninterrupted(tmp_path):
 
     The other points are held in the workers by the gate of tests/gates.py, so the kill always
     comes after exactly two stored points, with points in progress."""
-    config = _config(tmp_path, kappas=8, backend="loky")
+    config = _config(tmp_path, kappas=8, backend="loky",
+                     extra="solver: {descriptions: [effective]}\n")  # Eq. 8 suffices here
     out, gate = tmp_path / "killed.h5", tmp_path / "gate"
     cmd = [sys.executable, "-m", "microsim.cli", "sweep", str(config), "--output", str(out)]
     kappas = np.geomspace(0.01, 0.2, 8)
