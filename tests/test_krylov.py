@@ -32,8 +32,9 @@ def setup(p: ModelParams):
 
 def dense_curve(gen, x0: np.ndarray, t: np.ndarray) -> np.ndarray:
     """x(t_k) = expm(t_k A) x0 with the dense generator A. On a uniform grid (t_0 = 0) by powers of
-    one expm(dt A), whose rounding over 10^2 products stays near 1e-13, far below the 1e-8
-    compared; otherwise one expm per time."""
+    one expm(dt A): over the 30 products of the ladder tests' grid (N = M = 6, unequal baths) it
+    differs from one expm per time by 7e-14 of |x0|, far below the 1e-8 compared; otherwise one
+    expm per time."""
     dense = gen.toarray()
     steps = np.diff(t)
     if t[0] == 0.0 and np.allclose(steps, steps[0], rtol=1e-12, atol=0.0):
