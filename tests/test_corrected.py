@@ -142,6 +142,20 @@ def test_instability_is_reported_not_returned():
     assert math.isfinite(c.figures["tau_eff"])
 
 
+def test_integrator_failure_is_not_called_instability(monkeypatch):
+    """When Radau gives up (here: an evaluation budget of 50 at N = M = 4, a stable point) the
+    status says the integrator failed, not that the hierarchy is unstable, and the figures are
+    NaN; with the budget restored the same point runs."""
+    p = point(4, 4, 0.1)
+    monkeypatch.setattr(corrected, "MAX_EVALUATIONS", 50)
+    with pytest.raises(IntegrationError, match=r"^integrator failed: no convergence within 50"):
+        corrected.evolve(p, np.linspace(0.0, 5.0, 11))
+    c = compare_until_charged(p, 51, "effective")
+    assert c.corr_status.startswith("integrator failed") and math.isnan(c.figures["tau_corr"])
+    monkeypatch.undo()
+    assert compare_until_charged(p, 51, "effective").corr_status == "ok"
+
+
 def test_comparison_figures_individual_protocol():
     """Individual protocol: N copies of the exact pair, so every _corr error is at tolerance."""
     p = ModelParams.from_effective(-0.8, 0.1, kappa=0.1, n_batteries=3, protocol="individual")

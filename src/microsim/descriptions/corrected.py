@@ -322,10 +322,15 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
         states = sol.y.T
         states[0] = y0
         return states
-    if sol is not None:
-        message = f"a population fell below -{BLOW_UP:g}" if sol.status == 1 else sol.message
-    raise IntegrationError(f"unstable: {message} (N kappa^2 = "
-                           f"{n * p.kappa**2:.3g})")
+    where = f"(N kappa^2 = {n * p.kappa**2:.3g})"
+    if sol is not None and sol.status == 1:
+        raise IntegrationError(f"unstable: a population fell below -{BLOW_UP:g} {where}")
+    if sol is not None and sol.status == 0:  # finished, but overflowed: the hierarchy diverged
+        raise IntegrationError(f"unstable: a state became non-finite {where}")
+    # Radau itself gave up (a singular step matrix, its step size, the evaluation budget): the
+    # closure may be sound there, so the status does not call it unstable.
+    raise IntegrationError(f"integrator failed: {sol.message if sol is not None else message} "
+                           f"{where}")
 
 
 def propagator(p: ModelParams, options: SolverOptions | None = None,
