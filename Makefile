@@ -91,7 +91,7 @@ results: figures study corrected large-n  ## docs/results.md with the figures an
 
 CURRENT_LARGE_N := runs/large_n.h5+runs/large_n_one_engine.h5+runs/large_n_fixed_kappa.h5+runs/large_n_cumulant.h5+runs/large_n_exact.h5+runs/large_n_exact_60.h5
 
-current: $(STAMP)  ## the law of Eq. 8's error and the large-N study with its exact points from one commit into docs/current.md
+current: $(STAMP)  ## the law of Eq. 8's error and the large-N study with its exact points from one commit into docs/current.md (about 1 h 45 min)
 	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa large_n_cumulant criterion_law_fit \
 		criterion_law_held criterion_law_held_m criterion_law_held_n24 criterion_law_held_n40; do \
 		$(VENV)/bin/microsim sweep configs/$$c.yaml; done

@@ -28,7 +28,7 @@ def paper_point(n: int, kappa: float = 0.2, **kw) -> ModelParams:
 #: tests the cumulant one costs 1-3 s a point, more than the exact solver, so in-process
 #: comparisons that do not name their descriptions run them only in the modules about them.
 #: Sweeps in worker processes (loky, the CLI's subprocesses, the CI regression sweep of
-#: test_regression.py) always run every description.
+#: ``ci_sweep`` below) always run every description.
 LARGE_N_DESCRIPTIONS = ("cumulant", "moments")
 ALL_DESCRIPTIONS_MODULES = ("test_cumulant", "test_large_n", "test_registry", "test_simulation")
 

@@ -83,8 +83,8 @@ POSITIVITY_TOL = 1e-7
 #: a few thousand steps, N = 1000 at kappa = 0.05).
 BLOW_UP = 1e-5
 
-#: Right-hand-side evaluations after which an integration is abandoned as unstable or too stiff
-#: (the stable runs measured need 2e3-3e4).
+#: Right-hand-side evaluations after which an integration is abandoned ('integrator failed':
+#: unstable or too stiff, the budget cannot tell; the stable runs measured need 2e3-3e4).
 MAX_EVALUATIONS = 200_000
 
 #: The Jacobian couples level m to m - 1, m, m + 1: 2 VARIABLES - 1 diagonals on each side.
