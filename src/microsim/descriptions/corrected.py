@@ -296,31 +296,41 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
     if t.size == 1 or t[-1] == t[0]:
         return np.repeat(y0[None, :], t.size, axis=0)
     n = p.n_batteries
+    # Only the numbers that evolve are integrated: a number no equation depends on makes
+    # solve_ivp's finite-difference Jacobian grow its step tenfold per evaluation until it
+    # overflows (the NaN Jacobian then reads "Factor is exactly singular").
+    moving = ~_unused(p)
+    is_population = (np.arange(moving.size) % VARIABLES < 3)[moving]
+    count = [0]
+
+    def full(y: FloatArray) -> FloatArray:
+        x = y0.copy()
+        x[moving] = y
+        return x
 
     def negative(_t: float, y: FloatArray) -> float:
-        return float(y.reshape(n + 1, VARIABLES)[:, _P].min()) + BLOW_UP
+        return float(y[is_population].min()) + BLOW_UP
 
     negative.terminal = True  # type: ignore[attr-defined]
-    rhs, count = system.rhs, [0]
 
     def counted(time: float, y: FloatArray) -> FloatArray:
         count[0] += 1
         if count[0] > MAX_EVALUATIONS:
             raise RuntimeError(f"no convergence within {MAX_EVALUATIONS} evaluations")
-        return rhs(time, y)
+        return system.rhs(time, full(y))[moving]
 
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an unstable run overflows first
-            sol = solve_ivp(counted, (t[0], t[-1]), y0, method="Radau", t_eval=t,
+            sol = solve_ivp(counted, (t[0], t[-1]), y0[moving], method="Radau", t_eval=t,
                             rtol=options.rtol, atol=options.atol, events=negative,
-                            **system.jacobian)  # type: ignore[arg-type]
+                            **_restricted(system.jacobian, moving))  # type: ignore[arg-type]
     except (RuntimeError, ValueError, FloatingPointError) as exc:
         sol = None
         message = str(exc)
     if sol is not None and sol.status == 0 and np.all(np.isfinite(sol.y)):
-        states = sol.y.T
-        states[0] = y0
+        states = np.repeat(y0[None, :], t.size, axis=0)
+        states[1:, moving] = sol.y.T[1:]
         return states
     where = f"(N kappa^2 = {n * p.kappa**2:.3g})"
     if sol is not None and sol.status == 1:
@@ -331,6 +341,23 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
     # closure may be sound there, so the status does not call it unstable.
     raise IntegrationError(f"integrator failed: {sol.message if sol is not None else message} "
                            f"{where}")
+
+
+def _restricted(jacobian: dict[str, object], moving: NDArray[np.bool_]) -> dict[str, object]:
+    """solve_ivp's Jacobian keyword for the numbers ``moving`` only (rows and columns kept)."""
+    if "jac_sparsity" in jacobian:
+        pattern = sp.csc_matrix(jacobian["jac_sparsity"])
+        return {"jac_sparsity": pattern[moving][:, moving]}
+    exact = jacobian["jac"]
+    index = np.flatnonzero(moving)
+    size = moving.size
+
+    def restricted(t: float, y: FloatArray) -> sp.csc_matrix:
+        x = np.zeros(size)
+        x[index] = y
+        return sp.csc_matrix(exact(t, x)[index][:, index])  # type: ignore[operator]
+
+    return {"jac": restricted}
 
 
 def propagator(p: ModelParams, options: SolverOptions | None = None,
