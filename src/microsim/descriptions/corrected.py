@@ -324,7 +324,7 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
             warnings.simplefilter("ignore", RuntimeWarning)  # an unstable run overflows first
             sol = solve_ivp(counted, (t[0], t[-1]), y0[moving], method="Radau", t_eval=t,
                             rtol=options.rtol, atol=options.atol, events=negative,
-                            **_restricted(system.jacobian, moving))  # type: ignore[arg-type]
+                            **_restricted(system.jacobian, full, moving))  # type: ignore[arg-type]
     except (RuntimeError, ValueError, FloatingPointError) as exc:
         sol = None
         message = str(exc)
@@ -343,19 +343,17 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
                            f"{where}")
 
 
-def _restricted(jacobian: dict[str, object], moving: NDArray[np.bool_]) -> dict[str, object]:
-    """solve_ivp's Jacobian keyword for the numbers ``moving`` only (rows and columns kept)."""
+def _restricted(jacobian: dict[str, object], full: Callable[[FloatArray], FloatArray],
+                moving: NDArray[np.bool_]) -> dict[str, object]:
+    """solve_ivp's Jacobian keyword for the numbers ``moving`` only (rows and columns kept);
+    ``full`` puts them back into the whole state."""
     if "jac_sparsity" in jacobian:
         pattern = sp.csc_matrix(jacobian["jac_sparsity"])
         return {"jac_sparsity": pattern[moving][:, moving]}
     exact = jacobian["jac"]
-    index = np.flatnonzero(moving)
-    size = moving.size
 
     def restricted(t: float, y: FloatArray) -> sp.csc_matrix:
-        x = np.zeros(size)
-        x[index] = y
-        return sp.csc_matrix(exact(t, x)[index][:, index])  # type: ignore[operator]
+        return sp.csc_matrix(exact(t, full(y))[moving][:, moving])  # type: ignore[operator]
 
     return {"jac": restricted}
 
