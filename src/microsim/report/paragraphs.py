@@ -40,7 +40,7 @@ HEADINGS = {
     "speed_up_large": "Does the N/log N speed-up survive explicit engines? Fixed g to N = 1000",
     "law": "The law of Eq. 8's error, tested out of sample",
     "large_n": "The headline at large N: charging speed-up and power to N = 10^5",
-    "description_map": "The descriptions beyond Eq. 8 against the exact model, N = M to 60",
+    "description_map": "The descriptions beyond Eq. 8 against the exact model, M = N",
 }
 
 #: kappa of the corrected description's targets, shown in its table when the file has them.
