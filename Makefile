@@ -15,7 +15,7 @@ LARGE_N := runs/large_n.h5 runs/large_n_one_engine.h5 runs/large_n_fixed_kappa.h
 	runs/large_n_exact.h5 runs/large_n_exact_60.h5 runs/large_n_cumulant.h5
 LARGE_N_JOINED := $(subst $(eval) ,+,$(strip $(LARGE_N)))
 VALIDATION := runs/validity.h5 runs/validity_n40.h5 runs/cumulant_validation.h5 \
-	runs/cumulant_validation_60.h5
+	runs/cumulant_validation_60.h5 runs/description_map_large.h5
 VALIDATION_JOINED := $(subst $(eval) ,+,$(strip $(VALIDATION)))
 
 .PHONY: corrected current large-n sweep test test-slow lint regression-update figures study results bench clean doc-tables docs
@@ -76,9 +76,9 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 	$(VENV)/bin/microsim plot runs/validity_large.h5 runs/speed_up_check.h5 runs/speed_up_large.h5 \
 		--out runs/figures
 
-large-n: $(STAMP)  ## the large-N study and the validation of the descriptions beyond Eq. 8 (issue 28; N = 60 exact points take about 20 GiB and 20 min each)
+large-n: $(STAMP)  ## the large-N study and the validation of the descriptions beyond Eq. 8 (issue 28; an N = M = 60 exact point takes about 10 GB and over an hour)
 	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa \
-		large_n_cumulant cumulant_validation cumulant_validation_60; do \
+		large_n_cumulant cumulant_validation cumulant_validation_60 description_map_large; do \
 		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
 	$(VENV)/bin/microsim plot $(LARGE_N) --out runs/figures --only large_n
 	$(VENV)/bin/microsim plot $(VALIDATION) --out runs/figures --only description_map

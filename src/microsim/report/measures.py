@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,9 +15,6 @@ from numpy.typing import NDArray
 from microsim.descriptions import approximate, get
 from microsim.model import closed_forms as cf
 from microsim.sweeps.reading import SweepData
-
-if TYPE_CHECKING:
-    pass
 
 FloatArray = NDArray[np.float64]
 
@@ -340,13 +337,73 @@ def large_n_data(data: SweepData) -> dict[Family, dict[str, dict[str, FloatArray
 
 
 
+def _map_row(data: SweepData, r: int) -> bool:
+    """A collective row with M = N at the paper's baths (Gamma_c = Gamma_h, w_h = 3, beta_c = 1)."""
+    return int(data.column("n_engines")[r]) == int(data.column("n_batteries")[r]) \
+        and abs(float(data.column("gamma_c")[r]) / float(data.column("gamma_h")[r]) - 1) < 1e-9 \
+        and float(data.column("wh")[r]) == 3.0 and float(data.column("beta_c")[r]) == 1.0
+
+
 def validation_rows(data: SweepData) -> NDArray[np.intp]:
-    """The collective rows with M = N at the paper's baths (Gamma_c = Gamma_h, w_h = 3,
-    beta_c = 1) and an exact reference: the validation grid over (N, kappa)."""
+    """The collective rows with M = N at the paper's baths and an exact reference: the validation
+    grid over (N, kappa)."""
     rows = data.rows(sort_by=["n_batteries", "kappa"], protocol="collective")
-    keep = [r for r in rows
-            if np.isfinite(data.column("E_ss_mic")[r])
-            and int(data.column("n_engines")[r]) == int(data.column("n_batteries")[r])
-            and abs(float(data.column("gamma_c")[r]) / float(data.column("gamma_h")[r]) - 1) < 1e-9
-            and float(data.column("wh")[r]) == 3.0 and float(data.column("beta_c")[r]) == 1.0]
+    keep = [r for r in rows if np.isfinite(data.column("E_ss_mic")[r]) and _map_row(data, r)]
     return np.array(keep, dtype=np.intp)
+
+
+#: The description the others are measured against where nothing exact runs: the cumulant one,
+#: exact at M = 1 and validated against the exact model to N = M = 40 (docs/validation.md).
+LARGE_N_REFERENCE = "cum"
+
+
+def beyond_exact_rows(data: SweepData, reference: str = LARGE_N_REFERENCE) -> NDArray[np.intp]:
+    """The collective M = N rows at the paper's baths with no exact solution but with the large-N
+    reference computed: the map's part beyond the exact solver."""
+    if f"{reference}_status" not in data.summary:
+        return np.array([], dtype=np.intp)
+    rows = data.rows(sort_by=["n_batteries", "kappa"], protocol="collective")
+    keep = [r for r in rows if not np.isfinite(data.column("E_ss_mic")[r]) and _map_row(data, r)]
+    return np.array(keep, dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class AgainstReference:
+    """One description against the large-N reference at one point, from the stored series:
+    eps_traj = max_t |E - E_ref|/(N w0) from the stored time grid (``peak``) and from every second
+    grid point (their difference measures what the sampling of the maximum moves it), and
+    eps_tau = |tau_ref - tau|/tau (over the description's own tau, as the stored eps_tau). NaN
+    where either failed; ``reason`` says which."""
+
+    eps_traj: float
+    eps_traj_coarse: float
+    eps_tau: float
+    reason: str
+
+
+def peak(t: FloatArray, y: FloatArray) -> float:
+    """The maximum of a smooth sampled curve: the vertex of the parabola through the largest sample
+    and its two neighbours (error O(dt^3) at an interior maximum), the sample itself at an end."""
+    i = int(np.argmax(y))
+    if i == 0 or i == y.size - 1:
+        return float(y[i])
+    a, b, c = np.polyfit(t[i - 1:i + 2] - t[i], y[i - 1:i + 2], 2)
+    return float(y[i]) if a >= 0 else float(max(y[i], c - b * b / (4 * a)))
+
+
+def against_reference(data: SweepData, row: int, suffix: str,
+                      reference: str = LARGE_N_REFERENCE) -> AgainstReference:
+    """Description ``suffix`` against ``reference`` at summary row ``row`` (docs/physics.md §3's
+    eps_traj and eps_tau with the reference in place of the exact model)."""
+    nan = float("nan")
+    for who in (reference, suffix):
+        status = str(data.column(f"{who}_status")[row])
+        if status != "ok":
+            return AgainstReference(nan, nan, nan, f"{who}: {status}")
+    scale = float(data.column("n_batteries")[row]) * float(data.column("w0")[row])
+    t = data.array(row, "t")
+    gap = np.abs(data.array(row, f"energy_{suffix}") - data.array(row, f"energy_{reference}"))
+    tau = float(data.column(f"tau_{suffix}")[row])
+    tau_ref = float(data.column(f"tau_{reference}")[row])
+    return AgainstReference(peak(t, gap) / scale, peak(t[::2], gap[::2]) / scale,
+                            abs(tau_ref - tau) / tau, "ok")

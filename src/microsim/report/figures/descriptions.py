@@ -9,6 +9,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from microsim.report.measures import (
+    LARGE_N_REFERENCE,
+    against_reference,
+    beyond_exact_rows,
     description_curves,
     descriptions_in,
     large_n_data,
@@ -183,37 +186,63 @@ def fig_description_map(source: SweepData | Path | str) -> Figure:
     """Where each approximate description is within 1 % of the exact charging curve: one panel
     per description over (N, kappa) of the collective M = N rows at the paper's baths, filled
     where eps_traj < 1 %, open where not, a cross where it failed (its status says why); the
-    colour is log10 eps_traj."""
+    colour is log10 eps_traj. Beyond the exact solver (squares) the same against the large-N
+    reference (measures.LARGE_N_REFERENCE), whose own panel marks only where it failed there."""
     from matplotlib import colormaps
     from matplotlib import colors as mcolors
 
     data = as_data(source)
     rows = validation_rows(data)
+    beyond = beyond_exact_rows(data)
     shown = descriptions_in(data)
+    reference = next((d for d in shown if d.suffix == LARGE_N_REFERENCE), None)
     fig, axes = new_figure(len(shown), width=3.6, height=3.6)
     norm = mcolors.Normalize(vmin=-5, vmax=0)
     scatter = None
+
+    def mark(ax: Any, n: FloatArray, kappa: FloatArray, eps: FloatArray, marker: str,
+             where: str) -> tuple[int, Any]:
+        ok = np.isfinite(eps)
+        inside = ok & (eps < 0.01)
+        value = np.log10(np.clip(eps, 1e-12, None))
+        filled = ax.scatter(n[inside], kappa[inside], c=value[inside], norm=norm, cmap="viridis",
+                            s=36, marker=marker, gid=f"map:inside:{where}")
+        ax.scatter(n[ok & ~inside], kappa[ok & ~inside], s=36, marker=marker, facecolors="none",
+                   edgecolors=colormaps["viridis"](norm(value[ok & ~inside])),
+                   gid=f"map:outside:{where}")
+        ax.scatter(n[~ok], kappa[~ok], marker="x", color="0.4", s=30, gid=f"map:failed:{where}")
+        return int(inside.sum()), filled
+
     for ax, d in zip(axes, shown, strict=True):
         n = data.column("n_batteries")[rows].astype(float)
         kappa = data.column("kappa")[rows].astype(float)
         eps = data.column(f"eps_traj{d.errors}")[rows].astype(float)
-        ok = np.isfinite(eps)
-        inside = ok & (eps < 0.01)
-        value = np.log10(np.clip(eps, 1e-12, None))
-        scatter = ax.scatter(n[inside], kappa[inside], c=value[inside], norm=norm, cmap="viridis",
-                             s=36, gid=f"map:inside:{d.suffix}")
-        outside = ok & ~inside
-        ax.scatter(n[outside], kappa[outside], s=36, marker="o", facecolors="none",
-                   edgecolors=colormaps["viridis"](norm(value[outside])),
-                   gid=f"map:outside:{d.suffix}")
-        ax.scatter(n[~ok], kappa[~ok], marker="x", color="0.4", s=30, gid=f"map:failed:{d.suffix}")
+        inside, scatter = mark(ax, n, kappa, eps, "o", d.suffix)
+        text = f"{d.label}: {inside} of {rows.size} within 1 % of exact"
+        if beyond.size and reference is not None:
+            n_far = data.column("n_batteries")[beyond].astype(float)
+            kappa_far = data.column("kappa")[beyond].astype(float)
+            if d is reference:
+                ok = np.array([str(data.column(f"{d.suffix}_status")[r]) == "ok" for r in beyond])
+                ax.scatter(n_far[ok], kappa_far[ok], s=36, marker="s", facecolors="none",
+                           edgecolors="0.6", gid=f"map:reference:{d.suffix}")
+                ax.scatter(n_far[~ok], kappa_far[~ok], marker="x", color="0.4", s=30,
+                           gid=f"map:failed:{d.suffix}:beyond")
+                text += f";\nthe reference beyond (grey squares), failed at {int((~ok).sum())}"
+            else:
+                far = np.array([against_reference(data, int(r), d.suffix).eps_traj
+                                for r in beyond])
+                close, _ = mark(ax, n_far, kappa_far, far, "s", f"{d.suffix}:beyond")
+                text += f";\n{close} of {beyond.size} of {reference.label} (squares)"
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(LABELS["N"])
         ax.set_ylabel(LABELS["kappa"])
-        ax.set_title(f"{d.label}: {int(inside.sum())} of {rows.size} within 1 %", fontsize="small")
+        ax.set_title(text, fontsize="small")
     if scatter is not None:
         fig.colorbar(scatter, ax=axes, label=r"$\log_{10}\epsilon_{\rm traj}$", shrink=0.8)
+    against = (f"; squares: of {reference.label}, beyond the exact solver"
+               if beyond.size and reference is not None else "")
     fig.suptitle("Where each description is within 1 % of the exact model (filled; open: not; "
-                 f"x: failed), M = N, paper's baths\n[{data.name}]", fontsize="medium")
+                 f"x: failed){against}, M = N, paper's baths\n[{data.name}]", fontsize="medium")
     return fig
