@@ -23,6 +23,7 @@ import numpy as np
 from microsim.report import figures as fg
 from microsim.report import paragraphs as pg
 from microsim.sweeps.reading import SweepData, combine, load
+from microsim.sweeps.storage import git_output
 
 __all__ = ["main", "paragraphs", "write_results"]
 
@@ -46,6 +47,37 @@ def _provenance(data: SweepData) -> str:
     return (f"`{data.path}`: sweep `{data.name}` from `{a.get('config_path', '?')}`, "
             f"{int(np.sum(status == 'complete'))} complete / {status.size} points, microsim "
             f"{a.get('microsim_version', '?')}, commit {commit}, written {written}")
+
+
+#: The code that computes the stored numbers; a commit between two files' commits that touches it
+#: is named under the data list.
+SOLVER_PATHS = ("src/microsim/descriptions", "src/microsim/model", "src/microsim/analysis")
+
+
+def _commits_note(loaded: Sequence[SweepData]) -> list[str]:
+    """Where the files come from several commits: which, and the commits between them that change
+    the solvers (from git, where the history is there)."""
+    count: dict[str, int] = {}
+    for d in loaded:
+        commit = str(d.attrs.get("git_commit", "unknown"))
+        count[commit] = count.get(commit, 0) + 1
+    if len(count) < 2:
+        return []
+    ordered = sorted(count, key=lambda c: git_output("log", "-1", "--format=%ct", c) or c)
+    lines = ["", f"The files come from {len(count)} commits: "
+             + ", ".join(f"{c[:10]} ({n} file{'s' if n > 1 else ''})" for c, n in
+                         ((c, count[c]) for c in ordered)) + "."]
+    between = git_output("log", "--format=%h %s", f"{ordered[0]}..{ordered[-1]}", "--",
+                         *(f":(top){path}" for path in SOLVER_PATHS))
+    if between:
+        lines += ["Commits between them that change the solvers (the files of the older "
+                  "commits predate them):", ""] + [f"* {line}" for line in between.splitlines()]
+    elif all(git_output("cat-file", "-t", c) == "commit" for c in ordered):
+        lines += ["No commit between them changes the solvers "
+                  f"({', '.join(SOLVER_PATHS)})."]
+    else:
+        lines += ["The history between them is not available here (no git repository)."]
+    return lines
 
 
 # ---------------------------------------------------------------------------------- document
@@ -103,6 +135,7 @@ def write_results(files: Sequence[Path | str], out: Path | str = "docs/results.m
     lines += pg.sqrt_n(chosen.get("boundary", []), chosen.get("speed_up", []))
     lines += ["## Data", ""]
     lines += [f"* {_provenance(d)}" for d in loaded]
+    lines += _commits_note(loaded)
     lines += ["", f"Document written {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}.", ""]
     out.write_text("\n".join(lines))
     return out

@@ -63,7 +63,9 @@ class StorageError(RuntimeError):
     """The output file cannot be used (locked, another configuration, unwritable)."""
 
 
-def _git(*args: str) -> str:
+def git_output(*args: str) -> str:
+    """The output of ``git args`` run in this package's directory, or "" where git or the
+    repository is not there."""
     here = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10)
@@ -77,8 +79,8 @@ def provenance(config: SweepConfig) -> dict[str, str]:
     import qutip
     import scipy
 
-    commit = _git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if commit != "unknown" \
+    commit = git_output("rev-parse", "HEAD") or "unknown"
+    dirty = bool(git_output("status", "--porcelain", "--untracked-files=no")) if commit != "unknown" \
         else False
     return {
         "schema_version": SCHEMA_VERSION,
