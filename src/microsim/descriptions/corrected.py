@@ -85,8 +85,9 @@ BLOW_UP = 1e-5
 
 #: Right-hand-side evaluations (the finite-difference Jacobian's included) after which an
 #: integration is abandoned ('integrator failed': unstable or too stiff, the budget cannot tell).
-#: The cumulant description at N = M = 400, kappa = 0.1 and 0.3 needs 2.3e5 and 2.8e5 (2741 and
-#: 3682 Jacobians of 49 evaluations each, 2.2 and 4.4 min); the budget leaves 3.5x above that.
+#: The cumulant description at N = M = 400, kappa = 0.1 and 0.3 needs about 2.3e5 and 2.8e5
+#: (93 210 and 104 286 steps' evaluations, 2741 and 3682 Jacobians of 49; 3.6 and 4.4 min for the
+#: whole point); the budget leaves 3.5x above that.
 MAX_EVALUATIONS = 1_000_000
 
 #: The Jacobian couples level m to m - 1, m, m + 1: 2 VARIABLES - 1 diagonals on each side.
