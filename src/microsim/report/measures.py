@@ -381,6 +381,14 @@ class AgainstReference:
     reason: str
 
 
+def computed(data: SweepData, row: int, suffix: str) -> bool:
+    """Whether description ``suffix`` left a finite charging curve at ``row``: it ran and was not
+    stopped (a status such as 'positivity violated ...; figures kept' keeps its numbers)."""
+    energy = series_or_none(data, row, f"energy_{suffix}")
+    return energy is not None and bool(np.all(np.isfinite(energy))) and \
+        bool(np.isfinite(data.column(f"tau_{suffix}")[row]))
+
+
 def peak(t: FloatArray, y: FloatArray) -> float:
     """The maximum of a smooth sampled curve: the vertex of the parabola through the largest sample
     and its two neighbours (error O(dt^3) at an interior maximum), the sample itself at an end."""
@@ -397,9 +405,9 @@ def against_reference(data: SweepData, row: int, suffix: str,
     eps_traj and eps_tau with the reference in place of the exact model)."""
     nan = float("nan")
     for who in (reference, suffix):
-        status = str(data.column(f"{who}_status")[row])
-        if status != "ok":
-            return AgainstReference(nan, nan, nan, f"{who}: {status}")
+        if not computed(data, row, who):
+            return AgainstReference(nan, nan, nan,
+                                    f"{who}: {data.column(f'{who}_status')[row]}")
     scale = float(data.column("n_batteries")[row]) * float(data.column("w0")[row])
     t = data.array(row, "t")
     gap = np.abs(data.array(row, f"energy_{suffix}") - data.array(row, f"energy_{reference}"))

@@ -741,8 +741,8 @@ def _beyond_exact(data: SweepData) -> list[str]:
             eps = np.array([found[int(r), d.suffix].eps_traj for r in rows])
             counts.append(f"{d.label} {int(np.sum(eps < 0.01))}")
         for r in rows:
-            status = str(data.column(f"{d.suffix}_status")[r])
-            if status != "ok":
+            if not ms.computed(data, int(r), d.suffix):
+                status = str(data.column(f"{d.suffix}_status")[r])
                 key = f"{d.label} {status.split('(')[0].strip()}"
                 reasons[key] = reasons.get(key, 0) + 1
     fine = np.array([a.eps_traj for a in found.values()])

@@ -12,6 +12,7 @@ from microsim.report.measures import (
     LARGE_N_REFERENCE,
     against_reference,
     beyond_exact_rows,
+    computed,
     description_curves,
     descriptions_in,
     large_n_data,
@@ -223,7 +224,7 @@ def fig_description_map(source: SweepData | Path | str) -> Figure:
             n_far = data.column("n_batteries")[beyond].astype(float)
             kappa_far = data.column("kappa")[beyond].astype(float)
             if d is reference:
-                ok = np.array([str(data.column(f"{d.suffix}_status")[r]) == "ok" for r in beyond])
+                ok = np.array([computed(data, int(r), d.suffix) for r in beyond])
                 ax.scatter(n_far[ok], kappa_far[ok], s=36, marker="s", facecolors="none",
                            edgecolors="0.6", gid=f"map:reference:{d.suffix}")
                 ax.scatter(n_far[~ok], kappa_far[~ok], marker="x", color="0.4", s=30,
