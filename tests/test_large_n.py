@@ -153,3 +153,26 @@ def test_description_map_shows_the_points_beyond_the_exact_solver(beyond):
     assert len(marks["map:reference:cum"].get_offsets()) == rows.size
     text = paragraphs.PARAGRAPHS["description_map"](data)
     assert "**Beyond the exact solver** (4 points" in text and "| 2 | 2 | 0.3 | ok |" in text
+
+
+def test_a_kept_reference_counts_and_a_stopped_one_does_not(beyond):
+    """The map judges a description by what it left, not by its status word: a reference whose
+    status reports a kept positivity warning is still measured against, a description whose tau
+    is NaN (as a stopped run stores) is a failure with its status as the reason."""
+    import dataclasses
+
+    alone = beyond["cumulant"]
+    summary = {k: v.copy() for k, v in alone.summary.items()}
+    r, s = (int(x) for x in measures.beyond_exact_rows(alone)[:2])
+    summary["cum_status"] = summary["cum_status"].astype(object)
+    summary["cum_status"][r] = "positivity violated (smallest block eigenvalue -5e-07); figures kept"
+    summary["mom_status"] = summary["mom_status"].astype(object)
+    summary["mom_status"][s] = "unphysical moments: test"
+    summary["tau_mom"][s] = np.nan
+    data = dataclasses.replace(alone, summary=summary)
+    kept = measures.against_reference(data, r, "eff")
+    assert measures.computed(data, r, "cum") and kept.reason == "ok"
+    assert kept.eps_traj == measures.against_reference(alone, r, "eff").eps_traj
+    stopped = measures.against_reference(data, s, "mom")
+    assert not measures.computed(data, s, "mom") and np.isnan(stopped.eps_traj)
+    assert stopped.reason == "mom: unphysical moments: test"

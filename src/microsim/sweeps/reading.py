@@ -49,7 +49,7 @@ class SweepData:
     """A sweep file as read back: provenance (``attrs``), the /summary columns (``summary``, one
     numpy array per column, one row per point), the time series of a point on demand.
 
-    ``topandas_module()`` and ``toxarray_module()`` give the summary as labelled data, ``series(**values)``
+    ``to_pandas()`` and ``to_xarray()`` give the summary as labelled data, ``series(**values)``
     one point's time series as a DataFrame indexed by t (the ``data`` extra: pandas, xarray)."""
 
     path: Path
