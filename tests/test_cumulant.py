@@ -11,7 +11,9 @@ import pytest
 from conftest import paper_point
 from microsim.analysis.comparison import compare, compare_until_charged, default_time_grid
 from microsim.descriptions import cumulant, effective, moments, symmetric
+from microsim.descriptions.binomial import BinomialLevels
 from microsim.model import closed_forms as cf
+from microsim.model.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 from microsim.model.params import ModelParams
 
 
@@ -119,6 +121,27 @@ def test_unphysical_moments_are_reported_not_hidden():
     assert set(c.runs) == {"effective", "moments"}
 
 
+@pytest.mark.parametrize("n_batteries", [1, 2, 7, 40, 1000])
+def test_binomial_levels_give_the_observables_of_their_populations(n_batteries):
+    """The closed forms of descriptions/binomial.py (E = w0 N n, sigma = w0 sqrt(N n (1 - n)),
+    ergotropy at the binomial mode) against the sums over the populations they stand for,
+    including n = 0, 1 and ties of the mode ((N + 1) n an integer): equal to 1e-12 of N w0 (the
+    pmf's round-off summed over N + 1 levels; measured <= 4e-15 N w0). Rows, slices and the
+    array agree, and the object holds T numbers whatever N is."""
+    n = np.array([0.0, 1e-9, 0.013, 1 / (n_batteries + 1), 0.37, 0.5, 0.8, 1 - 1e-7, 1.0])
+    levels = BinomialLevels(n_batteries, n)
+    dense = np.asarray(levels)
+    w0 = 1.7
+    scale = 1e-12 * n_batteries * w0
+    assert dense.shape == levels.shape == (n.size, n_batteries + 1)
+    assert np.abs(dense.sum(axis=1) - 1).max() < 1e-12
+    assert np.abs(levels.energy(w0) - dicke_energy(dense, w0)).max() < scale
+    assert np.abs(levels.sigma(w0) - dicke_sigma(dense, w0)).max() < scale
+    assert np.abs(levels.ergotropy(w0) - ergotropy_dicke(dense, n_batteries, w0)).max() < scale
+    assert np.array_equal(levels[3], dense[3]) and np.array_equal(levels[2:5, 1], dense[2:5, 1])
+    assert levels.nbytes == 8 * n.size
+
+
 def test_moments_run_at_a_hundred_thousand_batteries():
     """The equations do not grow with N: N = M = 10^5 charges monotonically (to round-off,
     1e-9 of E_ss) onto the closed-form steady state of the closure (1e-8 relative)."""
@@ -126,6 +149,7 @@ def test_moments_run_at_a_hundred_thousand_batteries():
     t = np.linspace(0.0, 5e-3, 21)  # tau_eff ~ ln N / (Gamma_e N (e^{0.8} - 1)) ~ 1e-3 here
     traj = moments.trajectory(p, t)[0]
     assert traj.battery_populations.shape == (21, 100_001)
+    assert traj.battery_populations.nbytes == 8 * 21  # held as n(t), not 21 x 100 001
     e_ss = moments.steady_state(p).energy
     assert np.all(np.diff(traj.energy) > -1e-9 * e_ss)
     assert traj.energy[-1] == pytest.approx(e_ss, rel=1e-8)

@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.integrate import solve_ivp
-from scipy.stats import binom
+from scipy.integrate import LSODA, solve_ivp
 
+from microsim.descriptions.binomial import BinomialLevels, binomial_row
 from microsim.descriptions.options import IntegrationError, SolverOptions
-from microsim.descriptions.protocol import Description, Watch, collective_only, follow
+from microsim.descriptions.protocol import Description, Watch, collective_only
 from microsim.descriptions.result import Propagator, SteadyState, Trajectory
 from microsim.model.params import ModelParams
 
@@ -133,8 +133,7 @@ def _steady_moments(p: ModelParams) -> FloatArray:
 
 def populations(p: ModelParams, y: FloatArray) -> FloatArray:
     """The battery state the moments imply: Binomial(N, n) over the Dicke levels m = 0..N."""
-    n = float(np.clip(y[N_B], 0.0, 1.0))
-    return binom.pmf(np.arange(p.n_batteries + 1), p.n_batteries, n)
+    return binomial_row(p.n_batteries, y[N_B])
 
 
 def violations(p: ModelParams, y: FloatArray) -> dict[str, float]:
@@ -171,11 +170,43 @@ def _energy(p: ModelParams, y: FloatArray) -> FloatArray:
     return p.w0 * p.n_batteries * n + p.n_engines * (p.w0 * p1 + p.wh * (1 - p0 - p1))
 
 
+class _Worst:
+    """Running maxima over the integration steps, in blocks: the worst of each physical bound
+    (violations) and of the first law |E(t) - E(0) - heat(t)| with its scale max |w0 N n|."""
+
+    BLOCK = 1024
+
+    def __init__(self, p: ModelParams, first: FloatArray) -> None:
+        self.p, self.start = p, _energy(p, first[:8])
+        self.bounds: dict[str, float] = {}
+        self.first_law, self.scale = 0.0, p.w0
+        self.pending: list[FloatArray] = [first]
+
+    def add(self, z: FloatArray) -> None:
+        self.pending.append(z)
+        if len(self.pending) >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        block = np.array(self.pending)
+        self.pending = []
+        for name, value in violations(self.p, block[:, :8]).items():
+            self.bounds[name] = max(self.bounds.get(name, -np.inf), value)
+        stored = _energy(self.p, block[:, :8]) - self.start
+        self.first_law = max(self.first_law, float(np.abs(stored - block[:, 8]).max()))
+        self.scale = max(self.scale, float(np.abs(self.p.w0 * self.p.n_batteries
+                                                  * block[:, N_B]).max()))
+
+
 def _solve(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOptions
-           ) -> tuple[FloatArray, FloatArray]:
-    """The moments on the grid t from y0 at t[0], and at every internal step of the
-    integration with the heat drawn from the baths as a ninth variable (for the checks, which
-    must see the solution, not its samples)."""
+           ) -> tuple[FloatArray, _Worst]:
+    """The moments on the grid t from y0 at t[0], and the checks over every internal step of
+    the integration (which must see the solution, not its samples), with the heat drawn from
+    the baths as a ninth variable. Each grid point is read from the step that contains it, as
+    solve_ivp's dense output does; nothing per step is kept, so memory is O(T) whatever the
+    number of steps (which grows with the collective ringing, ~ g_e N sqrt(M))."""
     rhs, jac = right_hand_side(p), jacobian(p)
 
     def augmented(time: float, z: FloatArray) -> FloatArray:
@@ -195,11 +226,26 @@ def _solve(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOptions
     # difference from driving the step to zero.
     atol = np.full(9, min(options.atol, 1e-13))
     atol[8] = 1e-12 * p.w0 * max(p.n_batteries, 1)
-    sol = _integrate_ode(augmented, augmented_jac, t, np.append(y0, 0.0),
-                 min(options.rtol, 1e-9), atol, dense=True)
-    states = sol.sol(t).T[:, :8]
+    z0 = np.append(y0, 0.0)
+    states = np.empty((t.size, 8))
+    worst = _Worst(p, z0)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        solver = LSODA(augmented, t[0], z0, t[-1], rtol=min(options.rtol, 1e-9), atol=atol,
+                       jac=augmented_jac)
+        done = 0
+        while solver.status == "running":
+            message = solver.step()
+            if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
+                raise IntegrationError(f"the moments' integration failed: {message}")
+            worst.add(solver.y.copy())
+            inside = done + int(np.searchsorted(t[done:], solver.t, side="right"))
+            if inside > done:
+                states[done:inside] = solver.dense_output()(t[done:inside]).T[:, :8]
+                done = inside
+    worst.flush()
     states[0] = y0
-    return states, sol.y.T
+    return states, worst
 
 
 def _integrate_ode(rhs: Callable[[float, FloatArray], FloatArray],
@@ -251,27 +297,30 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
     prop = propagator(p, options)
     t = np.asarray(t, dtype=float)
     if t.size < 2 or t[-1] == t[0]:
-        states, steps = np.repeat(prop.initial[None, :], t.size, axis=0), np.zeros((1, 9))
-        steps[0, :8] = prop.initial
+        states, checked = np.repeat(prop.initial[None, :], t.size, axis=0), \
+            _Worst(p, np.append(prop.initial, 0.0))
+        checked.flush()
     else:
-        states, steps = _solve(p, prop.initial, t, options or SolverOptions())
-    worst = violations(p, steps[:, :8])
+        states, checked = _solve(p, prop.initial, t, options or SolverOptions())
+    worst = checked.bounds
     bad = {k: v for k, v in worst.items() if v > TOLERANCE}
     if bad:
         shown = ", ".join(f"{k} bound by {v:.2e}" for k, v in bad.items())
         raise IntegrationError(f"unphysical moments: {shown}")
-    kept = list(follow(iter(states), keep, watch, prop.populations))
-    moments = np.array([y for y, _ in kept])
-    pops = np.array([row for _, row in kept])
+    if watch is not None:
+        for k, y in enumerate(states):
+            watch(k, y, prop.populations(y))
+    moments = states if keep is None else states[np.asarray(keep, dtype=bool)]
+    levels = BinomialLevels(p.n_batteries, moments[:, N_B])
     engines = np.stack([moments[:, P0], moments[:, P1], 1 - moments[:, P0] - moments[:, P1]],
                        axis=1)
-    stored = _energy(p, steps[:, :8]) - _energy(p, steps[0, :8])
-    scale = max(float(np.abs(p.w0 * p.n_batteries * steps[:, N_B]).max()), p.w0)
-    checks = {"trace_error": float(np.abs(pops.sum(axis=1) - 1).max()),
+    checks = {"trace_error": 0.0,  # a binomial is normalized; the closure's checks are `worst`
               "hermiticity_error": 0.0,
               "min_eigenvalue": -max(max(worst.values()), 0.0),
-              "first_law_error": float(np.abs(stored - steps[:, 8]).max() / scale)}
-    traj = Trajectory.from_populations(t if keep is None else t[keep], pops, p.w0, engines, checks)
+              "first_law_error": checked.first_law / checked.scale}
+    traj = Trajectory(t=t if keep is None else t[keep], battery_populations=levels,
+                      energy=levels.energy(p.w0), sigma=levels.sigma(p.w0),
+                      ergotropy=levels.ergotropy(p.w0), engine_populations=engines, checks=checks)
     return traj, prop
 
 
@@ -288,7 +337,8 @@ def steady_state(p: ModelParams) -> SteadyState:
 
 
 def moments_memory(p: ModelParams, points: int) -> int:
-    """Eight numbers per grid point, and the binomial populations returned (T x (N + 1))."""
+    """Eight numbers per grid point; the trajectory holds no populations
+    (descriptions/binomial.py) but a sweep stores them, T x (N + 1)."""
     return int(8 * (p.n_batteries + 1) * 3 * points + 8 * 8 * points + 20 * 2**20)
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from microsim.descriptions.binomial import BinomialLevels
 from microsim.model.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 
 __all__ = ["Propagator", "SteadyState", "Trajectory"]
@@ -20,7 +21,8 @@ FloatArray = NDArray[np.float64]
 class Trajectory:
     """Battery and engine observables on the time grid ``t`` (energies absolute, units of w0).
 
-    ``battery_populations[k, m]`` is the Dicke population p_m(t_k) of the collective problem;
+    ``battery_populations[k, m]`` is the Dicke population p_m(t_k) of the collective problem (an
+    array, or for the moment description BinomialLevels, which evaluates rows when read);
     ``engine_populations[k, a]`` the mean population of engine level |a> (None for Eq. 8).
     ``checks`` are the state's worst deviations along the run, before any clipping:
     ``trace_error`` = max_t |tr rho - 1|, ``hermiticity_error`` = max_t max |rho - rho^dag|,
@@ -31,7 +33,7 @@ class Trajectory:
     """
 
     t: FloatArray
-    battery_populations: FloatArray
+    battery_populations: FloatArray | BinomialLevels
     energy: FloatArray
     sigma: FloatArray
     ergotropy: FloatArray

@@ -1,0 +1,101 @@
+"""The Dicke populations of a phase-averaged product of N identical batteries, kept as their
+excitations and evaluated only when read (docs/physics.md §8).
+
+The moment description's battery state at time t_k is p_m(t_k) = Binomial(N, n_k)(m) on the
+levels m = 0..N. Held as the T numbers n_k, its observables are closed forms,
+
+    E = w0 N n,    sigma = w0 sqrt(N n (1 - n)),    ergotropy = E - w0 (1 - max_m p_m),
+
+the last the Dicke-diagonal ergotropy of model/observables.ergotropy_dicke with the maximum at
+the binomial mode, so a trajectory costs O(T) memory whatever N is. Reading a row (``levels[k]``)
+or the whole array (``np.asarray(levels)``) evaluates the pmf, O(N) per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import binom
+
+__all__ = ["BinomialLevels", "binomial_row", "largest_binomial"]
+
+FloatArray = NDArray[np.float64]
+
+
+def binomial_row(n_batteries: int, excitation: float) -> FloatArray:
+    """Binomial(N, n)(m) for m = 0..N, n clipped to [0, 1]."""
+    n = float(np.clip(excitation, 0.0, 1.0))
+    return binom.pmf(np.arange(n_batteries + 1), n_batteries, n)
+
+
+def largest_binomial(n_batteries: int, excitation: FloatArray) -> FloatArray:
+    """max_m Binomial(N, n)(m), element-wise in n: the pmf at the mode floor((N + 1) n) (or at
+    the level below, which ties with it when (N + 1) n is an integer)."""
+    n = np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0)
+    mode = np.clip(np.floor((n_batteries + 1) * n), 0, n_batteries)
+    below = np.clip(mode - 1, 0, n_batteries)
+    return np.maximum(binom.pmf(mode, n_batteries, n), binom.pmf(below, n_batteries, n))
+
+
+class BinomialLevels:
+    """Dicke populations p_m(t_k) = Binomial(N, n_k)(m), shape (T, N + 1), stored as n_k.
+
+    Indexing with an integer gives one row; any other index, and ``np.asarray``, evaluate the
+    rows it needs (or all of them). ``nbytes`` is what the object holds (8 T), not the size of
+    the array it stands for.
+    """
+
+    def __init__(self, n_batteries: int, excitation: FloatArray) -> None:
+        self.n_batteries = int(n_batteries)
+        self.excitation = np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0)
+        if self.excitation.ndim != 1:
+            raise ValueError("the excitations must be one number per grid point")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.excitation.size, self.n_batteries + 1)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(float)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.excitation.nbytes)
+
+    def __len__(self) -> int:
+        return self.excitation.size
+
+    def __getitem__(self, key: Any) -> FloatArray:
+        if isinstance(key, (int, np.integer)):
+            return binomial_row(self.n_batteries, self.excitation[key])
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        picked = np.atleast_1d(self.excitation[rows])
+        block = binom.pmf(np.arange(self.n_batteries + 1)[None, :], self.n_batteries,
+                          picked[:, None])
+        if np.ndim(self.excitation[rows]) == 0:
+            block = block[0]
+        return block[(..., *rest)] if rest else block
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def energy(self, w0: float) -> FloatArray:
+        """<H_B> = w0 N n (units of w0)."""
+        return w0 * self.n_batteries * self.excitation
+
+    def sigma(self, w0: float) -> FloatArray:
+        """The binomial fluctuation w0 sqrt(N n (1 - n)) (Eq. 15's sigma of this state)."""
+        return w0 * np.sqrt(self.n_batteries * self.excitation * (1.0 - self.excitation))
+
+    def ergotropy(self, w0: float) -> FloatArray:
+        """E - w0 (1 - max_m p_m) (Eq. 16 for a Dicke-diagonal state, observables.py)."""
+        largest = largest_binomial(self.n_batteries, self.excitation)
+        return self.energy(w0) - w0 * (1.0 - largest)
