@@ -29,7 +29,7 @@ def paper_point(n: int, kappa: float = 0.2, **kw) -> ModelParams:
 #: comparisons that do not name their descriptions run them only in the modules about them.
 #: Sweeps in worker processes (loky, the CLI's subprocesses, the CI regression sweep of
 #: ``ci_sweep`` below) always run every description.
-LARGE_N_DESCRIPTIONS = ("cumulant", "moments")
+LARGE_N_DESCRIPTIONS = ("cumulant", "moments", "delay")
 ALL_DESCRIPTIONS_MODULES = ("test_cumulant", "test_large_n", "test_registry", "test_simulation")
 
 

@@ -22,7 +22,7 @@ def test_json_has_the_documented_keys(capsys):
     assert set(out["figures"]) == {
         "E_ss_mic", "E_ss_eff", "tau_mic", "tau_eff", "power_mic", "power_eff",
         "eps_traj", "eps_ss", "eps_tau", "D_max",
-        *(f"{k}_{s}" for s in ("corr", "cum", "mom") for k in (
+        *(f"{k}_{s}" for s in ("corr", "cum", "mom", "dly") for k in (
             "E_ss", "tau", "power", "eps_traj", "eps_ss", "eps_tau", "D_max")),
     }
     for key in ("t", "energy_mic", "energy_eff", "sigma_mic", "sigma_eff", "ergotropy_mic",

@@ -30,7 +30,7 @@ def test_simulate_is_the_comparison_of_run(run):
         assert run.stats[name]["wall_time"] > 0
         assert run.stats[name]["memory_estimate"] > 0
     assert run.stats["symmetric"]["propagation"] in ("chebyshev", "krylov", "implicit")
-    assert run.sides == ("mic", "eff", "corr", "cum", "mom")
+    assert run.sides == ("mic", "eff", "corr", "cum", "mom", "dly")
 
 
 def test_labelled_views(run):
@@ -38,7 +38,7 @@ def test_labelled_views(run):
     assert frame.index.name == "t" and len(frame) == 81
     np.testing.assert_array_equal(frame["energy_mic"].to_numpy(), run.comparison.mic.energy)
     ds = run.to_xarray()
-    assert dict(ds.sizes) == {"description": 5, "t": 81, "m": 4, "level": 3}
+    assert dict(ds.sizes) == {"description": 6, "t": 81, "m": 4, "level": 3}
     np.testing.assert_array_equal(ds["energy"].sel(description="eff").values,
                                   run.comparison.eff.energy)
     assert ds.attrs["eps_traj"] == run.figures["eps_traj"]

@@ -12,7 +12,9 @@ and approximations measured against them
 * ``corrected``: batteries with one tagged engine and engine pairs (docs/physics.md §7);
 * ``cumulant``: the same levels with the engines' transport upwind and three-engine terms
   (docs/physics.md §8), stable where the corrected one is not;
-* ``moments``: eight second-order cumulant equations whatever N (§8), qualitative, to N = 10^6.
+* ``moments``: eight second-order cumulant equations whatever N (§8), qualitative, to N = 10^6;
+* ``delay``: the moments averaged over the random delay of the amplified vacuum (§9), exact as
+  N -> infinity.
 
 ``available()`` lists them in this order, then any added with ``register()``. A new built-in
 description is one module that defines ``DESCRIPTION`` and one entry in BUILTIN; the stored
@@ -54,6 +56,7 @@ BUILTIN: dict[str, str] = {
     "corrected": "microsim.descriptions.corrected",
     "cumulant": "microsim.descriptions.cumulant",
     "moments": "microsim.descriptions.moments",
+    "delay": "microsim.descriptions.delay",
 }
 
 #: The description every comparison runs: it sets the default grid and the paper's errors.

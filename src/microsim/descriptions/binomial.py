@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom
 
-__all__ = ["BinomialLevels", "binomial_row", "largest_binomial"]
+__all__ = ["BinomialLevels", "BinomialMixture", "binomial_row", "largest_binomial"]
 
 FloatArray = NDArray[np.float64]
 
@@ -98,4 +98,88 @@ class BinomialLevels:
     def ergotropy(self, w0: float) -> FloatArray:
         """E - w0 (1 - max_m p_m) (Eq. 16 for a Dicke-diagonal state, observables.py)."""
         largest = largest_binomial(self.n_batteries, self.excitation)
+        return self.energy(w0) - w0 * (1.0 - largest)
+
+
+#: A binomial's mass beyond 12 sigma + 60 levels of its mean is below 1e-31 (Bernstein's
+#: inequality), so a row of a mixture is summed on those windows only.
+WINDOW_SIGMAS, WINDOW_LEVELS = 12.0, 60
+
+
+class BinomialMixture:
+    """Dicke populations p_m(t_k) = sum_j w_j Binomial(N, n_kj)(m), shape (T, N + 1), stored as
+    the excitations n (T, K) and the weights w (K, summing to 1): the delay description's battery
+    state (descriptions/delay.py), a mixture of binomials over the quadrature of the delay.
+
+    Rows are evaluated when read (O(K (sigma + 1)) work each, sigma = sqrt(N n (1 - n))), as in
+    BinomialLevels; E and sigma are closed forms, the ergotropy needs each row's maximum.
+    """
+
+    def __init__(self, n_batteries: int, excitation: FloatArray, weights: FloatArray) -> None:
+        self.n_batteries = int(n_batteries)
+        self.excitation = np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0)
+        self.weights = np.asarray(weights, dtype=float)
+        if self.excitation.ndim != 2 or self.excitation.shape[1] != self.weights.size:
+            raise ValueError("the excitations must be (T, K) for K weights")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.excitation.shape[0], self.n_batteries + 1)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(float)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.excitation.nbytes + self.weights.nbytes)
+
+    def __len__(self) -> int:
+        return self.excitation.shape[0]
+
+    def row(self, k: int) -> FloatArray:
+        """p_m(t_k) for m = 0..N: each binomial on the levels within WINDOW_SIGMAS sigma +
+        WINDOW_LEVELS of its mean (all N + 1 levels when that is fewer)."""
+        n_b, n, w = self.n_batteries, self.excitation[k], self.weights
+        half = int(np.ceil(WINDOW_SIGMAS * np.sqrt(n_b * n * (1.0 - n)).max() + WINDOW_LEVELS))
+        if 2 * half + 1 >= n_b + 1:
+            return w @ binom.pmf(np.arange(n_b + 1)[None, :], n_b, n[:, None])
+        levels = np.rint(n_b * n).astype(int)[:, None] + np.arange(-half, half + 1)[None, :]
+        inside = (levels >= 0) & (levels <= n_b)
+        mass = w[:, None] * binom.pmf(levels, n_b, n[:, None])
+        return np.bincount(levels[inside], mass[inside], minlength=n_b + 1)
+
+    def __getitem__(self, key: Any) -> FloatArray:
+        if isinstance(key, (int, np.integer)):
+            return self.row(int(key))
+        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        picked = np.arange(len(self))[rows]
+        block = np.array([self.row(int(k)) for k in np.atleast_1d(picked)])
+        if np.ndim(picked) == 0:
+            block = block[0]
+        return block[(..., *rest)] if rest else block
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+    def energy(self, w0: float) -> FloatArray:
+        """<H_B> = w0 N sum_j w_j n_j."""
+        return w0 * self.n_batteries * (self.excitation @ self.weights)
+
+    def sigma(self, w0: float) -> FloatArray:
+        """sqrt(sum_j w_j [N n_j (1 - n_j) + N^2 (n_j - n_mean)^2]) w0: the binomial variances
+        and the spread of the means, summed about the mean."""
+        n_b, n = self.n_batteries, self.excitation
+        mean = n @ self.weights
+        var = (n_b * n * (1.0 - n) + n_b**2 * (n - mean[:, None]) ** 2) @ self.weights
+        return w0 * np.sqrt(np.clip(var, 0.0, None))
+
+    def ergotropy(self, w0: float) -> FloatArray:
+        """E - w0 (1 - max_m p_m) (Eq. 16 for a Dicke-diagonal state), row by row."""
+        largest = np.array([self.row(k).max() for k in range(len(self))])
         return self.energy(w0) - w0 * (1.0 - largest)

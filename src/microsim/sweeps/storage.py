@@ -44,8 +44,9 @@ __all__ = [
 #: the /summary attributes ``columns`` and ``figures`` (the columns in write order, the
 #: description figures among them); 1.6: Eq. 8's predicted error ``eps_traj_predicted``,
 #: ``eps_tau_predicted`` (analysis/prediction.py); 1.7: the cumulant and moment descriptions
-#: (``_cum``, ``_mom``). A reader refuses another major version.
-SCHEMA_VERSION = "1.7"
+#: (``_cum``, ``_mom``); 1.8: the delay description (``_dly``). A reader refuses another major
+#: version.
+SCHEMA_VERSION = "1.8"
 
 #: The description figures of a file before schema 1.5 (it has no /summary attribute ``figures``).
 FIGURES_1_4: tuple[str, ...] = (
