@@ -78,8 +78,10 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 
 large-n: $(STAMP)  ## the large-N study and the validation of the descriptions beyond Eq. 8 (issue 28; an N = M = 60 exact point takes about 10 GB and over an hour)
 	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa \
-		large_n_cumulant cumulant_validation cumulant_validation_60 description_map_large; do \
+		large_n_cumulant cumulant_validation cumulant_validation_60 description_map_large \
+		large_n_delay; do \
 		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
+	$(PY) bench/delay_validation.py --runs runs
 	$(VENV)/bin/microsim plot $(LARGE_N) --out runs/figures --only large_n
 	$(VENV)/bin/microsim plot $(VALIDATION) --out runs/figures --only description_map
 
