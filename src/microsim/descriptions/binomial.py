@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import binom
 
-__all__ = ["BinomialLevels", "BinomialMixture", "binomial_row", "largest_binomial"]
+__all__ = ["BinomialLevels", "BinomialMixture", "LazyLevels", "binomial_row", "largest_binomial"]
 
 FloatArray = NDArray[np.float64]
 
@@ -39,23 +39,21 @@ def largest_binomial(n_batteries: int, excitation: FloatArray) -> FloatArray:
     return np.maximum(binom.pmf(mode, n_batteries, n), binom.pmf(below, n_batteries, n))
 
 
-class BinomialLevels:
-    """Dicke populations p_m(t_k) = Binomial(N, n_k)(m), shape (T, N + 1), stored as n_k.
+class LazyLevels:
+    """Dicke populations p_m(t_k), shape (T, N + 1), that are evaluated only when read: an
+    integer index gives one row, any other index (and ``np.asarray``) the rows it needs.
+    Subclasses hold ``n_batteries`` and ``excitation`` (first axis: time) and give ``rows``."""
 
-    Indexing with an integer gives one row; any other index, and ``np.asarray``, evaluate the
-    rows it needs (or all of them). ``nbytes`` is what the object holds (8 T), not the size of
-    the array it stands for.
-    """
+    n_batteries: int
+    excitation: FloatArray
 
-    def __init__(self, n_batteries: int, excitation: FloatArray) -> None:
-        self.n_batteries = int(n_batteries)
-        self.excitation = np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0)
-        if self.excitation.ndim != 1:
-            raise ValueError("the excitations must be one number per grid point")
+    def rows(self, picked: NDArray[np.intp]) -> FloatArray:
+        """The populations at the grid points ``picked`` (len(picked), N + 1)."""
+        raise NotImplementedError
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.excitation.size, self.n_batteries + 1)
+        return (self.excitation.shape[0], self.n_batteries + 1)
 
     @property
     def ndim(self) -> int:
@@ -65,27 +63,39 @@ class BinomialLevels:
     def dtype(self) -> np.dtype:
         return np.dtype(float)
 
-    @property
-    def nbytes(self) -> int:
-        return int(self.excitation.nbytes)
-
     def __len__(self) -> int:
-        return self.excitation.size
+        return self.excitation.shape[0]
 
     def __getitem__(self, key: Any) -> FloatArray:
-        if isinstance(key, (int, np.integer)):
-            return binomial_row(self.n_batteries, self.excitation[key])
         rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        picked = np.atleast_1d(self.excitation[rows])
-        block = binom.pmf(np.arange(self.n_batteries + 1)[None, :], self.n_batteries,
-                          picked[:, None])
-        if np.ndim(self.excitation[rows]) == 0:
+        picked = np.arange(len(self))[rows]
+        block = self.rows(np.atleast_1d(picked))
+        if np.ndim(picked) == 0:
             block = block[0]
         return block[(..., *rest)] if rest else block
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
         out = self[:]
         return out if dtype is None else out.astype(dtype)
+
+
+class BinomialLevels(LazyLevels):
+    """Dicke populations p_m(t_k) = Binomial(N, n_k)(m), shape (T, N + 1), stored as n_k.
+    ``nbytes`` is what the object holds (8 T), not the size of the array it stands for."""
+
+    def __init__(self, n_batteries: int, excitation: FloatArray) -> None:
+        self.n_batteries = int(n_batteries)
+        self.excitation = np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0)
+        if self.excitation.ndim != 1:
+            raise ValueError("the excitations must be one number per grid point")
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.excitation.nbytes)
+
+    def rows(self, picked: NDArray[np.intp]) -> FloatArray:
+        return binom.pmf(np.arange(self.n_batteries + 1)[None, :], self.n_batteries,
+                         self.excitation[picked][:, None])
 
     def energy(self, w0: float) -> FloatArray:
         """<H_B> = w0 N n (units of w0)."""
@@ -106,7 +116,7 @@ class BinomialLevels:
 WINDOW_SIGMAS, WINDOW_LEVELS = 12.0, 60
 
 
-class BinomialMixture:
+class BinomialMixture(LazyLevels):
     """Dicke populations p_m(t_k) = sum_j w_j Binomial(N, n_kj)(m), shape (T, N + 1), stored as
     the excitations n (T, K) and the weights w (K, summing to 1): the delay description's battery
     state (descriptions/delay.py), a mixture of binomials over the quadrature of the delay.
@@ -123,23 +133,8 @@ class BinomialMixture:
             raise ValueError("the excitations must be (T, K) for K weights")
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return (self.excitation.shape[0], self.n_batteries + 1)
-
-    @property
-    def ndim(self) -> int:
-        return 2
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(float)
-
-    @property
     def nbytes(self) -> int:
         return int(self.excitation.nbytes + self.weights.nbytes)
-
-    def __len__(self) -> int:
-        return self.excitation.shape[0]
 
     def row(self, k: int) -> FloatArray:
         """p_m(t_k) for m = 0..N: each binomial on the levels within WINDOW_SIGMAS sigma +
@@ -153,19 +148,8 @@ class BinomialMixture:
         mass = w[:, None] * binom.pmf(levels, n_b, n[:, None])
         return np.bincount(levels[inside], mass[inside], minlength=n_b + 1)
 
-    def __getitem__(self, key: Any) -> FloatArray:
-        if isinstance(key, (int, np.integer)):
-            return self.row(int(key))
-        rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        picked = np.arange(len(self))[rows]
-        block = np.array([self.row(int(k)) for k in np.atleast_1d(picked)])
-        if np.ndim(picked) == 0:
-            block = block[0]
-        return block[(..., *rest)] if rest else block
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> FloatArray:
-        out = self[:]
-        return out if dtype is None else out.astype(dtype)
+    def rows(self, picked: NDArray[np.intp]) -> FloatArray:
+        return np.array([self.row(int(k)) for k in picked])
 
     def energy(self, w0: float) -> FloatArray:
         """<H_B> = w0 N sum_j w_j n_j."""

@@ -226,10 +226,7 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
     if worst is None:
         worst = moments._Worst(p, np.append(moments.initial_state(p), 0.0))
         worst.flush()
-    bad = {k: v for k, v in worst.bounds.items() if v > moments.TOLERANCE}
-    if bad:
-        shown = ", ".join(f"{k} bound by {v:.2e}" for k, v in bad.items())
-        raise IntegrationError(f"unphysical moments: {shown}")
+    moments.refuse_unphysical(worst.bounds)
     if watch is not None:
         for k in range(t.size):
             watch(k, _state(float(t[k]), nodes[k]), prop.populations(_state(0.0, nodes[k])))

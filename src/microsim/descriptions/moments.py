@@ -40,8 +40,8 @@ from microsim.descriptions.protocol import Description, Watch, collective_only
 from microsim.descriptions.result import Propagator, SteadyState, Trajectory
 from microsim.model.params import ModelParams
 
-__all__ = ["DESCRIPTION", "VARIABLES", "jacobian", "right_hand_side", "steady_state",
-           "trajectory", "violations"]
+__all__ = ["DESCRIPTION", "VARIABLES", "jacobian", "refuse_unphysical", "right_hand_side",
+           "steady_state", "trajectory", "violations"]
 
 FloatArray = NDArray[np.float64]
 
@@ -274,6 +274,15 @@ def _integrate(p: ModelParams, y0: FloatArray, t: FloatArray, options: SolverOpt
     return states
 
 
+def refuse_unphysical(bounds: dict[str, float]) -> None:
+    """Raise IntegrationError naming every bound (``violations``) exceeded by more than
+    TOLERANCE."""
+    bad = {k: v for k, v in bounds.items() if v > TOLERANCE}
+    if bad:
+        shown = ", ".join(f"{k} bound by {v:.2e}" for k, v in bad.items())
+        raise IntegrationError(f"unphysical moments: {shown}")
+
+
 def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
     """The moments as a Propagator (state: the eight moments; populations: Binomial(N, n))."""
     options = options or SolverOptions()
@@ -303,10 +312,7 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
     else:
         states, checked = _solve(p, prop.initial, t, options or SolverOptions())
     worst = checked.bounds
-    bad = {k: v for k, v in worst.items() if v > TOLERANCE}
-    if bad:
-        shown = ", ".join(f"{k} bound by {v:.2e}" for k, v in bad.items())
-        raise IntegrationError(f"unphysical moments: {shown}")
+    refuse_unphysical(worst)
     if watch is not None:
         for k, y in enumerate(states):
             watch(k, y, prop.populations(y))

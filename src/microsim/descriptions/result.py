@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from microsim.descriptions.binomial import BinomialLevels
+from microsim.descriptions.binomial import LazyLevels
 from microsim.model.observables import dicke_energy, dicke_sigma, ergotropy_dicke
 
 __all__ = ["Propagator", "SteadyState", "Trajectory"]
@@ -22,7 +22,8 @@ class Trajectory:
     """Battery and engine observables on the time grid ``t`` (energies absolute, units of w0).
 
     ``battery_populations[k, m]`` is the Dicke population p_m(t_k) of the collective problem (an
-    array, or for the moment description BinomialLevels, which evaluates rows when read);
+    array, or for the moment and delay descriptions a LazyLevels, which evaluates rows when
+    read);
     ``engine_populations[k, a]`` the mean population of engine level |a> (None for Eq. 8).
     ``checks`` are the state's worst deviations along the run, before any clipping:
     ``trace_error`` = max_t |tr rho - 1|, ``hermiticity_error`` = max_t max |rho - rho^dag|,
@@ -33,7 +34,7 @@ class Trajectory:
     """
 
     t: FloatArray
-    battery_populations: FloatArray | BinomialLevels
+    battery_populations: FloatArray | LazyLevels
     energy: FloatArray
     sigma: FloatArray
     ergotropy: FloatArray
