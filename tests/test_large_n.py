@@ -59,6 +59,36 @@ def test_large_n_figure_plots_the_files_ratios(study):
                                tau[0] / tau, rtol=1e-12)
 
 
+class _Columns:
+    """A SweepData with some columns replaced (the rest delegated)."""
+
+    def __init__(self, data, **columns):
+        self.data, self.columns = data, columns
+
+    def column(self, name):
+        return self.columns[name] if name in self.columns else self.data.column(name)
+
+    def __getattr__(self, name):
+        return getattr(self.data, name)
+
+
+def test_a_description_without_n_1_takes_the_exact_tau_1_or_none(study):
+    """A description with no N = 1 point (the delay one refuses below its threshold) is drawn
+    against the exact tau_1 and marked so; with no exact N = 1 either it is left out rather
+    than divided by anything else."""
+    n = study.column("n_batteries")
+    tau = np.where(n == 1, np.nan, study.column("tau_mom"))
+    no_exact = _Columns(study, tau_mom=tau, tau_mic=np.full(n.size, np.nan))
+    (_, by_kind), = measures.large_n_data(no_exact).items()
+    assert "mom" not in by_kind and by_kind["eff"]["tau_1"] == "own"
+    exact = _Columns(study, tau_mom=tau, tau_mic=np.where(n == 1, 2.0, np.nan))
+    (_, by_kind), = measures.large_n_data(exact).items()
+    mom = by_kind["mom"]
+    assert mom["tau_1"] == "exact"
+    np.testing.assert_allclose(mom["ratio"], 2.0 / mom["tau"], rtol=1e-15)
+    assert mom["n"].min() > 1
+
+
 def test_large_n_paragraph_names_the_crossover(study):
     text = paragraphs.PARAGRAPHS["large_n"](study)
     assert "bath-limited" in text and "N_x =" in text

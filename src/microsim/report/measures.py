@@ -296,11 +296,13 @@ class Family:
                 else f"fixed g ({norm}), {self.engines}")
 
 
-def large_n_data(data: SweepData) -> dict[Family, dict[str, dict[str, FloatArray]]]:
+def large_n_data(data: SweepData) -> dict[Family, dict[str, dict[str, Any]]]:
     """By family and description ('mic' and each suffix of descriptions_in): N, tau and the
     power over the rows where that description's tau is finite (the first row of an N counts),
     and tau_1/tau_N from the family's N = 1 (at N = 1 both normalizations and both engine
-    counts are the same point, so any N = 1 row of the same fixing serves)."""
+    counts are the same point, so any N = 1 row of the same fixing serves). A description
+    that has no N = 1 (the delay one refuses below the collective threshold) takes the exact
+    tau_1, and its entry says so (``tau_1``: 'exact')."""
     rows = data.rows(protocol="collective")
     sweeps = data.sweep_names()
     n_col = data.column("n_batteries").astype(int)
@@ -313,25 +315,28 @@ def large_n_data(data: SweepData) -> dict[Family, dict[str, dict[str, FloatArray
         family_of[int(r)] = Family(fixed, str(data.column("normalization")[r]), engines)
     families = sorted({f for f in family_of.values()}, key=lambda f: (f.fixed, f.engines,
                                                                         f.normalization))
-    out: dict[Family, dict[str, dict[str, FloatArray]]] = {}
+    def single(kind: str, fixed: str) -> float:
+        taus = [float(data.column(f"tau_{kind}")[r]) for r, f in family_of.items()
+                if n_col[r] == 1 and f.fixed == fixed]
+        return next((t for t in taus if math.isfinite(t)), math.nan)
+
+    out: dict[Family, dict[str, dict[str, Any]]] = {}
     for family in families:
         out[family] = {}
         for kind in kinds:
             seen: dict[int, tuple[float, float]] = {}
-            singles: list[float] = []
             for r, f in family_of.items():
                 tau = float(data.column(f"tau_{kind}")[r])
-                if not math.isfinite(tau):
-                    continue
-                if n_col[r] == 1 and f.fixed == family.fixed:
-                    singles.append(tau)
-                if f == family and n_col[r] not in seen:
+                if math.isfinite(tau) and f == family and n_col[r] not in seen:
                     seen[int(n_col[r])] = (tau, float(data.column(f"power_{kind}")[r]))
-            if len(seen) < 2 or not singles:
+            tau_1, source = single(kind, family.fixed), "own"
+            if not math.isfinite(tau_1) and kind != "mic":
+                tau_1, source = single("mic", family.fixed), "exact"
+            if len(seen) < 2 or not math.isfinite(tau_1):
                 continue
             n = np.array(sorted(seen), dtype=float)
             tau = np.array([seen[int(k)][0] for k in n])
-            out[family][kind] = {"n": n, "tau": tau, "ratio": singles[0] / tau,
+            out[family][kind] = {"n": n, "tau": tau, "ratio": tau_1 / tau, "tau_1": source,
                                  "power": np.array([seen[int(k)][1] for k in n])}
     return out
 

@@ -615,7 +615,8 @@ def _large_n(data: SweepData) -> str:
         for kind, cv in by_kind.items():
             n, ratio, power = cv["n"][-1], cv["ratio"][-1], cv["power"][-1]
             per_engine = power / (1 if engines_one else n)
-            lines.append(f"| {family.label} | {names.get(kind, kind)} | {int(n)} | "
+            label = names.get(kind, kind) + (" (exact tau_1)" if cv["tau_1"] == "exact" else "")
+            lines.append(f"| {family.label} | {label} | {int(n)} | "
                          f"{_g(ratio, 3)} | {_g(per_engine, 3)} | "
                          f"{_g(per_engine / r_cyc, 3) if family.fixed == 'g' else 'n/a'} |")
     text = []

@@ -135,6 +135,7 @@ LARGE_N_STYLES: dict[str, dict[str, Any]] = {
     "corr": dict(ls=":", marker="none", lw=1.2),
     "cum": dict(ls="--", marker="s", ms=3, mfc="none"),
     "mom": dict(ls="-.", marker="^", ms=3, mfc="none"),
+    "dly": dict(ls="-", marker="D", ms=2.5, mfc="none", lw=0.8),
 }
 
 
@@ -154,7 +155,8 @@ def fig_large_n(source: SweepData | Path | str) -> Figure:
         for kind, c in by_kind.items():
             style = LARGE_N_STYLES.get(kind, dict(ls="--"))
             engines = c["n"] if family.engines == "M = N" else np.ones_like(c["n"])
-            label = f"{names.get(kind, kind)}: {family.label}"
+            label = f"{names.get(kind, kind)}: {family.label}" + \
+                (" (exact tau_1)" if c["tau_1"] == "exact" else "")
             draw(left, c["n"], c["ratio"], f"large_n:tau_ratio:{kind}:{family.label}",
                  color=color, label=label, **style)
             draw(right, c["n"], c["power"] / engines, f"large_n:power:{kind}:{family.label}",
