@@ -78,6 +78,19 @@ class LazyLevels:
         out = self[:]
         return out if dtype is None else out.astype(dtype)
 
+    def energy(self, w0: float) -> FloatArray:
+        """<H_B> = w0 <m> at every grid point."""
+        raise NotImplementedError
+
+    def largest(self) -> FloatArray:
+        """max_m p_m at every grid point."""
+        raise NotImplementedError
+
+    def ergotropy(self, w0: float) -> FloatArray:
+        """E - w0 (1 - max_m p_m): Eq. 16 for a Dicke-diagonal state (the largest p_m fills the
+        ground level, observables.ergotropy_dicke)."""
+        return self.energy(w0) - w0 * (1.0 - self.largest())
+
 
 class BinomialLevels(LazyLevels):
     """Dicke populations p_m(t_k) = Binomial(N, n_k)(m), shape (T, N + 1), stored as n_k.
@@ -105,10 +118,9 @@ class BinomialLevels(LazyLevels):
         """The binomial fluctuation w0 sqrt(N n (1 - n)) (Eq. 15's sigma of this state)."""
         return w0 * np.sqrt(self.n_batteries * self.excitation * (1.0 - self.excitation))
 
-    def ergotropy(self, w0: float) -> FloatArray:
-        """E - w0 (1 - max_m p_m) (Eq. 16 for a Dicke-diagonal state, observables.py)."""
-        largest = largest_binomial(self.n_batteries, self.excitation)
-        return self.energy(w0) - w0 * (1.0 - largest)
+    def largest(self) -> FloatArray:
+        """max_m p_m at every grid point, at the binomial mode."""
+        return largest_binomial(self.n_batteries, self.excitation)
 
 
 #: A binomial's mass beyond 12 sigma + 60 levels of its mean is below 1e-31 (Bernstein's
@@ -163,7 +175,6 @@ class BinomialMixture(LazyLevels):
         var = (n_b * n * (1.0 - n) + n_b**2 * (n - mean[:, None]) ** 2) @ self.weights
         return w0 * np.sqrt(np.clip(var, 0.0, None))
 
-    def ergotropy(self, w0: float) -> FloatArray:
-        """E - w0 (1 - max_m p_m) (Eq. 16 for a Dicke-diagonal state), row by row."""
-        largest = np.array([self.row(k).max() for k in range(len(self))])
-        return self.energy(w0) - w0 * (1.0 - largest)
+    def largest(self) -> FloatArray:
+        """max_m p_m at every grid point, row by row."""
+        return np.array([self.row(k).max() for k in range(len(self))])

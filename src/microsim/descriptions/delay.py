@@ -36,6 +36,7 @@ so the cost is that of the moments with T K output points, and memory is O(T K) 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,12 +90,11 @@ def growth_rate(p: ModelParams) -> float:
     return r
 
 
-def delays(p: ModelParams, refine: float = 1.0) -> tuple[FloatArray, FloatArray]:
+def delays(p: ModelParams) -> tuple[FloatArray, FloatArray]:
     """The nodes s_j and weights w_j (summing to 1) of the delay average: trapezoid on the
-    density rho(s) = r e^{r s} exp(-e^{r s}) of s = ln(W / <W>) / r, W / <W> ~ Exp(1), with
-    ``refine`` times as many nodes as RATE_MARGIN asks (for the tests' refinement)."""
+    density rho(s) = r e^{r s} exp(-e^{r s}) of s = ln(W / <W>) / r, W / <W> ~ Exp(1)."""
     r = growth_rate(p)
-    h = 2.0 * np.pi / (RATE_MARGIN * r + _rates(p)[1]) / refine
+    h = 2.0 * np.pi / (RATE_MARGIN * r + _rates(p)[1])
     s = np.arange(np.floor(-SPAN_BEFORE / (r * h)), np.ceil(SPAN_AFTER / (r * h)) + 1) * h
     density = r * np.exp(r * s - np.exp(r * s))
     return s, density / density.sum()
@@ -187,25 +187,39 @@ def _state(time: float, nodes: FloatArray) -> FloatArray:
     return np.concatenate([[time], nodes.ravel()])
 
 
-def propagator(p: ModelParams, options: SolverOptions | None = None) -> Propagator:
+@dataclass(frozen=True)
+class _Average:
+    """What one point's delay average is built from: the nodes s, the weights w, the clock."""
+
+    s: FloatArray
+    w: FloatArray
+    clock: Callable[[FloatArray, FloatArray], FloatArray]
+
+
+def _average(p: ModelParams) -> _Average:
+    s, w = delays(p)
+    return _Average(s, w, _clock(p, growth_rate(p)))
+
+
+def propagator(p: ModelParams, options: SolverOptions | None = None,
+               average: _Average | None = None) -> Propagator:
     """The delay average as a Propagator. Its state is the time and the moments of every node;
     ``advance`` recomputes the nodes at the new times from the start, the same integration as the
     trajectory's (the moments are autonomous and every node is the one curve shifted)."""
     options = options or SolverOptions()
-    s, w = delays(p)
-    clock = _clock(p, growth_rate(p))
+    a = average or _average(p)
     y0 = moments.initial_state(p)
 
     def advance(_x0: FloatArray, t: FloatArray) -> Iterator[FloatArray]:
-        nodes, _ = _nodes(p, t, s, options, clock)
+        nodes, _ = _nodes(p, t, a.s, options, a.clock)
         for k, time in enumerate(np.asarray(t, dtype=float)):
             yield _state(float(time), nodes[k])
 
     def populations(x: FloatArray) -> FloatArray:
-        n = x[1:].reshape(s.size, 8)[:, moments.N_B]
-        return BinomialMixture(p.n_batteries, n[None, :], w)[0]
+        n = x[1:].reshape(a.s.size, 8)[:, moments.N_B]
+        return BinomialMixture(p.n_batteries, n[None, :], a.w)[0]
 
-    return Propagator(initial=_state(0.0, np.tile(y0, (s.size, 1))), advance=advance,
+    return Propagator(initial=_state(0.0, np.tile(y0, (a.s.size, 1))), advance=advance,
                       populations=populations)
 
 
@@ -219,21 +233,22 @@ def trajectory(p: ModelParams, t: FloatArray, options: SolverOptions | None = No
         raise ValueError("the delay description solves one collective problem; the individual "
                          "protocol is its pair (ModelParams.pair())")
     options = options or SolverOptions()
-    prop = propagator(p, options)
-    s, w = delays(p)
+    a = _average(p)
+    prop = propagator(p, options, a)
     t = np.asarray(t, dtype=float)
-    nodes, worst = _nodes(p, t, s, options, _clock(p, growth_rate(p)))
+    nodes, worst = _nodes(p, t, a.s, options, a.clock)
     if worst is None:
         worst = moments._Worst(p, np.append(moments.initial_state(p), 0.0))
         worst.flush()
     moments.refuse_unphysical(worst.bounds)
     if watch is not None:
         for k in range(t.size):
-            watch(k, _state(float(t[k]), nodes[k]), prop.populations(_state(0.0, nodes[k])))
+            state = _state(float(t[k]), nodes[k])
+            watch(k, state, prop.populations(state))
     picked = slice(None) if keep is None else np.asarray(keep, dtype=bool)
     kept = nodes[picked]
-    levels = BinomialMixture(p.n_batteries, kept[:, :, moments.N_B], w)
-    p0, p1 = kept[:, :, moments.P0] @ w, kept[:, :, moments.P1] @ w
+    levels = BinomialMixture(p.n_batteries, kept[:, :, moments.N_B], a.w)
+    p0, p1 = kept[:, :, moments.P0] @ a.w, kept[:, :, moments.P1] @ a.w
     checks = {"trace_error": 0.0,  # a mixture of binomials is normalized
               "hermiticity_error": 0.0,
               "min_eigenvalue": -max(max(worst.bounds.values()), 0.0),
