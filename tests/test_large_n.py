@@ -11,7 +11,7 @@ from microsim.model.params import ModelParams
 from microsim.report import figures, measures, paragraphs
 from microsim.sweeps.config import parse_config
 from microsim.sweeps.execute import execute, tasks
-from microsim.sweeps.reading import open_sweep
+from microsim.sweeps.reading import combine, open_sweep
 from microsim.sweeps.storage import SweepStore
 
 STUDY = """
@@ -87,6 +87,39 @@ def test_a_description_without_n_1_takes_the_exact_tau_1_or_none(study):
     assert mom["tau_1"] == "exact"
     np.testing.assert_allclose(mom["ratio"], 2.0 / mom["tau"], rtol=1e-15)
     assert mom["n"].min() > 1
+
+
+FIXED_KAPPA = """
+name: large_n_fixed_kappa
+model: {beta_e_w0: -0.8, gamma_e: 0.1, kappa: 0.1}
+sweep: {n_batteries: [1, 8, 64]}
+time: {points: 61}
+solver: {method: moments}
+parallel: {backend: sequential}
+"""
+
+
+def test_fixed_kappa_takes_the_exact_tau_1_of_the_same_point_at_fixed_g(study, tmp_path):
+    """Fixed kappa = 0.1 and the fixed couplings of the study meet at N = 1: a fixed-kappa
+    description without its own tau_1 takes the exact tau_1 stored at fixed g, and only while
+    the couplings of the two N = 1 rows agree."""
+    config = parse_config(FIXED_KAPPA, tmp_path / "large_n_fixed_kappa.yaml")
+    path = tmp_path / "large_n_fixed_kappa.h5"
+    with SweepStore(config, path) as store:
+        store.add(execute(tasks(config), config.parallel))
+    data = combine([study.path, path])
+    n = data.column("n_batteries")
+    fixed_g = data.sweep_names() == "large_n"
+    tau_mom = np.where(n == 1, np.nan, data.column("tau_mom"))
+    tau_mic = np.where((n == 1) & fixed_g, 2.0, np.nan)
+    curves = measures.large_n_data(_Columns(data, tau_mom=tau_mom, tau_mic=tau_mic))
+    kappa = next(by_kind for family, by_kind in curves.items() if family.fixed == "kappa")
+    assert kappa["mom"]["tau_1"] == "exact"
+    np.testing.assert_allclose(kappa["mom"]["ratio"], 2.0 / kappa["mom"]["tau"], rtol=1e-15)
+    g = np.where((n == 1) & fixed_g, data.column("g") * (1 + 1e-6), data.column("g"))
+    other = measures.large_n_data(_Columns(data, tau_mom=tau_mom, tau_mic=tau_mic, g=g))
+    kappa = next(by_kind for family, by_kind in other.items() if family.fixed == "kappa")
+    assert "mom" not in kappa
 
 
 def test_large_n_paragraph_names_the_crossover(study):
