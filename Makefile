@@ -14,6 +14,9 @@ LAW_JOINED := $(subst $(eval) ,+,$(strip $(LAW)))
 LARGE_N := runs/large_n.h5 runs/large_n_one_engine.h5 runs/large_n_fixed_kappa.h5 \
 	runs/large_n_exact.h5 runs/large_n_exact_60.h5 runs/large_n_cumulant.h5
 LARGE_N_JOINED := $(subst $(eval) ,+,$(strip $(LARGE_N)))
+LARGE_N_DELAY := runs/large_n.h5 runs/large_n_fixed_kappa.h5 runs/large_n_exact.h5 \
+	runs/large_n_delay.h5 runs/large_n_delay_none.h5 runs/large_n_delay_fixed_kappa.h5
+LARGE_N_DELAY_JOINED := $(subst $(eval) ,+,$(strip $(LARGE_N_DELAY)))
 VALIDATION := runs/validity.h5 runs/validity_n40.h5 runs/cumulant_validation.h5 \
 	runs/cumulant_validation_60.h5 runs/description_map_large.h5
 VALIDATION_JOINED := $(subst $(eval) ,+,$(strip $(VALIDATION)))
@@ -79,9 +82,12 @@ corrected: $(STAMP)  ## the corrected description (docs/physics.md §7) against 
 large-n: $(STAMP)  ## the large-N study and the validation of the descriptions beyond Eq. 8 (issue 28; an N = M = 60 exact point takes about 10 GB and over an hour)
 	for c in large_n_exact large_n_exact_60 large_n large_n_one_engine large_n_fixed_kappa \
 		large_n_cumulant cumulant_validation cumulant_validation_60 description_map_large \
-		large_n_delay; do \
+		large_n_delay large_n_delay_none large_n_delay_fixed_kappa delay_validation; do \
 		$(VENV)/bin/microsim sweep configs/$$c.yaml; done
 	$(PY) bench/delay_validation.py --runs runs
+	$(PY) -m microsim.report.results $(LARGE_N_DELAY_JOINED)\#large_n \
+		runs/delay_validation.h5+runs/large_n_exact.h5\#description_map --out docs/large_n.md \
+		--title "Large N with the delay description: every family, from one commit"
 	$(VENV)/bin/microsim plot $(LARGE_N) --out runs/figures --only large_n
 	$(VENV)/bin/microsim plot $(VALIDATION) --out runs/figures --only description_map
 
